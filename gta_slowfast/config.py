@@ -1,0 +1,84 @@
+"""The plugin's config keys, all under the ``GTA`` node."""
+
+from fvcore.common.config import CfgNode
+
+from gta_slowfast import compat
+
+
+def add_gta_config(cfg):
+    """Adds the ``GTA`` node to a PySlowFast config, in place.
+
+    Args:
+        cfg (CfgNode): a PySlowFast config.
+    Returns:
+        CfgNode: ``cfg``.
+    """
+    cfg.GTA = CfgNode()
+
+    # The block placed after each res block that NONLOCAL.LOCATION names.
+    #   "NL": PySlowFast's own Nonlocal block, untouched (the default, so a
+    #         stock PySlowFast config builds the stock model).
+    #   "DNL": decoupled non-local, alias of "SA+TA".
+    #   "GTA": global temporal attention (Eq. 8), alias of
+    #          "SA+PIXEL_GTA+REGION_GTA".
+    #   or components joined by "+" (paper Table 3):
+    #     SA          self-attention within each frame (keys/values max-pooled
+    #                 by the spatial part of NONLOCAL.POOL);
+    #     TA          dot-product self-attention along time at each pixel;
+    #     TAPE        TA with a sinusoidal temporal position encoding;
+    #     PIXEL_GTA   cross-channel multi-head global temporal attention on
+    #                 pixels (Eq. 5-7);
+    #     REGION_GTA  the same on R learned regions per frame.
+    #   SA, if present, runs first; the temporal components run on its output
+    #   and their outputs are summed (Eq. 8).
+    cfg.GTA.BLOCK = "NL"
+
+    # G, the number of channel groups, and the number of heads Nh = G, of
+    # Pixel and Region GTA (paper Table 4; 8 is the paper's best). Must divide
+    # the block's inner width (half the channels at that position).
+    cfg.GTA.NUM_GROUPS = 8
+
+    # R, the number of regions per frame of Region GTA (not given in the
+    # paper).
+    cfg.GTA.NUM_REGIONS = 8
+
+    # How Region GTA maps the HW pixels of a frame to R regions (W_R):
+    #   "dynamic": a 1x1 conv gives R logits per pixel, softmax over HW; the
+    #              regions follow the content of each clip and any H, W works.
+    #   "static":  the paper's literal parameter W_R of shape T x R x HW, the
+    #              same for every clip; H, W are fixed by DATA.TRAIN_CROP_SIZE.
+    cfg.GTA.REGION_ASSIGNMENT = "dynamic"
+
+    # What a GTA block does with a clip whose length T' differs from the T
+    # its T x T matrices were built for:
+    #   "none":        raise an error that names both lengths;
+    #   "interpolate": resize the matrices to T' x T' bilinearly and scale
+    #                  them by T / T', so each output stays an average of the
+    #                  same magnitude.
+    cfg.GTA.TEMPORAL_ADAPT = "none"
+    return cfg
+
+
+def get_cfg():
+    """PySlowFast's default config plus the plugin's keys.
+
+    Returns:
+        CfgNode: a fresh config; merge YAML into it with ``merge_from_file``.
+    """
+    return add_gta_config(compat.default_cfg())
+
+
+def load_config(path, opts=None):
+    """A config from a YAML file (``_BASE_`` allowed) and KEY VALUE overrides.
+
+    Args:
+        path (str): YAML file.
+        opts (list): ``[KEY, VALUE, ...]`` as given to ``--opts``.
+    Returns:
+        CfgNode
+    """
+    cfg = get_cfg()
+    cfg.merge_from_file(path)
+    if opts:
+        cfg.merge_from_list(list(opts))
+    return cfg

@@ -1,0 +1,149 @@
+"""Global temporal attention (paper section 3.3): the learned T x T mixing
+and the projection of pixels to regions."""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+TEMPORAL_ADAPT_MODES = ("none", "interpolate")
+
+
+class GlobalTemporalMixing(nn.Module):
+    """Cross-channel multi-head global temporal attention (Eq. 5-7).
+
+    The D value channels are split into G groups V_g of D/G channels. With
+    Nh = G heads, head k is ``sum_g M[g, k] V_g`` where each M[g, k] is a
+    learned T x T matrix, Kaiming-initialised, with no softmax and independent
+    of the input; the heads are concatenated back to D channels.
+    """
+
+    def __init__(self, num_frames, num_groups, temporal_adapt="none"):
+        """
+        Args:
+            num_frames (int): T, the clip length the matrices are built for.
+            num_groups (int): G = Nh.
+            temporal_adapt (str): "none" (another length is an error) or
+                "interpolate" (resize the matrices to the clip's length).
+        """
+        super().__init__()
+        if temporal_adapt not in TEMPORAL_ADAPT_MODES:
+            raise ValueError(
+                "GTA.TEMPORAL_ADAPT '{}' is not valid; allowed values: "
+                "{}".format(temporal_adapt, list(TEMPORAL_ADAPT_MODES))
+            )
+        self.num_frames = num_frames
+        self.num_groups = num_groups
+        self.temporal_adapt = temporal_adapt
+        self.weight = nn.Parameter(
+            torch.empty(num_groups, num_groups, num_frames, num_frames)
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Kaiming normal: each output sums G x T inputs."""
+        fan_in = self.num_groups * self.num_frames
+        nn.init.normal_(self.weight, std=math.sqrt(2.0 / fan_in))
+
+    def matrices(self, num_frames):
+        """The (G, G, T', T') matrices for a clip of ``num_frames`` frames."""
+        if num_frames == self.num_frames:
+            return self.weight
+        if self.temporal_adapt == "none":
+            raise ValueError(
+                "A global temporal attention block was built for clips of "
+                "T={} frames at this position but received T={}. Use clips "
+                "of the configured length (DATA.NUM_FRAMES), or set "
+                "GTA.TEMPORAL_ADAPT: interpolate.".format(
+                    self.num_frames, num_frames
+                )
+            )
+        g = self.num_groups
+        resized = F.interpolate(
+            self.weight.reshape(g * g, 1, self.num_frames, self.num_frames),
+            size=(num_frames, num_frames),
+            mode="bilinear",
+            align_corners=True,
+        )
+        scale = self.num_frames / num_frames
+        return scale * resized.reshape(g, g, num_frames, num_frames)
+
+    def forward(self, value):
+        """
+        Args:
+            value (Tensor): (N, D, T, P), P positions (pixels or regions)
+                treated as independent samples.
+        Returns:
+            Tensor: (N, D, T, P).
+        """
+        n, dim, t, positions = value.shape
+        groups = value.reshape(n, self.num_groups, dim // self.num_groups, t, positions)
+        heads = torch.einsum("gkts,ngcsp->nkctp", self.matrices(t), groups)
+        return heads.reshape(n, dim, t, positions)
+
+    def extra_repr(self):
+        return "num_frames={}, num_groups={}, temporal_adapt={}".format(
+            self.num_frames, self.num_groups, self.temporal_adapt
+        )
+
+
+REGION_ASSIGNMENT_MODES = ("dynamic", "static")
+
+
+class RegionAssignment(nn.Module):
+    """W_R: a soft assignment of the HW pixels of each frame to R regions.
+
+    Region r of frame t is the average of the pixels weighted by
+    ``softmax_HW(logits[r, t])``. "dynamic" logits come from a 1x1 conv of
+    the input, so regions follow each clip's content and any H, W works;
+    "static" logits are the paper's literal parameter of shape T x R x HW.
+    """
+
+    def __init__(self, dim, num_regions, mode="dynamic", num_frames=None, spatial_size=None):
+        """
+        Args:
+            dim (int): input channels.
+            num_regions (int): R.
+            mode (str): "dynamic" or "static".
+            num_frames (int): T, for "static".
+            spatial_size (tuple): (H, W), for "static".
+        """
+        super().__init__()
+        if mode not in REGION_ASSIGNMENT_MODES:
+            raise ValueError(
+                "GTA.REGION_ASSIGNMENT '{}' is not valid; allowed values: "
+                "{}".format(mode, list(REGION_ASSIGNMENT_MODES))
+            )
+        self.mode = mode
+        self.num_regions = num_regions
+        if mode == "dynamic":
+            self.conv = nn.Conv3d(dim, num_regions, kernel_size=1)
+        else:
+            self.spatial_size = tuple(spatial_size)
+            h, w = self.spatial_size
+            self.logits = nn.Parameter(torch.zeros(num_frames, num_regions, h * w))
+            nn.init.normal_(self.logits, std=0.01)
+
+    def forward(self, x):
+        """
+        Args:
+            x (Tensor): (N, D, T, H, W).
+        Returns:
+            Tensor: (N, T, R, H*W), log of the assignment; exp of each row
+                sums to 1 over the H*W pixels.
+        """
+        n, _, t, h, w = x.shape
+        if self.mode == "dynamic":
+            logits = self.conv(x).flatten(3).transpose(1, 2)
+        else:
+            expected = (self.logits.shape[0],) + self.spatial_size
+            if (t, h, w) != expected:
+                raise ValueError(
+                    "Static region assignment (GTA.REGION_ASSIGNMENT: static) "
+                    "was built for T x H x W = {} x {} x {} at this position "
+                    "but received {} x {} x {}; use GTA.REGION_ASSIGNMENT: "
+                    "dynamic for other sizes.".format(*expected, t, h, w)
+                )
+            logits = self.logits.expand(n, -1, -1, -1)
+        return F.log_softmax(logits, dim=-1)

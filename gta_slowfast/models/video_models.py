@@ -1,0 +1,146 @@
+"""PySlowFast's ResNet and SlowFast with the block that ``GTA.BLOCK`` names.
+
+The models are built by PySlowFast's own classes; afterwards each module
+``pathway{p}_nonlocal{i}`` that ``NONLOCAL.LOCATION`` created inside stage
+s2..s5 is replaced by a ``DecoupledAttentionBlock`` of the same width.
+``ResStage.forward`` looks these modules up by name in both PySlowFast
+generations, so nothing else changes.
+"""
+
+import math
+
+import torch
+
+from gta_slowfast import compat
+from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
+from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
+
+STAGES = ("s2", "s3", "s4", "s5")
+
+
+def is_multi_pathway(cfg):
+    """True for SlowFast-like archs with a Slow and a Fast pathway."""
+    return compat.installed_arch(cfg.MODEL.ARCH) in cfg.MODEL.MULTI_PATHWAY_ARCH
+
+
+def stage_num_frames(cfg, stage, pathway):
+    """T of the tensors a block sees in stage ``STAGES[stage]``.
+
+    The Slow pathway sees DATA.NUM_FRAMES / SLOWFAST.ALPHA frames, stages
+    after res2 are pooled by the arch's temporal pool, and NONLOCAL.GROUP
+    folds groups of frames into the batch.
+    """
+    frames = cfg.DATA.NUM_FRAMES
+    if is_multi_pathway(cfg) and pathway == 0:
+        frames //= cfg.SLOWFAST.ALPHA
+    if stage > 0:
+        frames //= compat.POOL1[compat.installed_arch(cfg.MODEL.ARCH)][pathway][0]
+    return frames // cfg.NONLOCAL.GROUP[stage][pathway]
+
+
+def stage_spatial_size(cfg, stage, pathway):
+    """(H, W) at stage ``STAGES[stage]`` for a DATA.TRAIN_CROP_SIZE crop."""
+    stride = 4 * math.prod(cfg.RESNET.SPATIAL_STRIDES[s][pathway] for s in range(stage + 1))
+    size = cfg.DATA.TRAIN_CROP_SIZE // stride
+    return (size, size)
+
+
+def replace_nonlocal_blocks(model, cfg):
+    """Swaps PySlowFast's Nonlocal blocks for the block GTA.BLOCK names.
+
+    Args:
+        model (nn.Module): a PySlowFast ResNet or SlowFast.
+        cfg (CfgNode): its config, with the GTA node.
+    Raises:
+        ValueError: a NONLOCAL.LOCATION index past the blocks of a stage, or
+            an invalid GTA key, naming the key.
+    """
+    stock = cfg.GTA.BLOCK.strip().upper() == STOCK_NONLOCAL
+    spec = None if stock else BlockSpec.parse(cfg.GTA.BLOCK)
+    for stage, name in enumerate(STAGES):
+        res_stage = getattr(model, name)
+        for pathway in range(model.num_pathways):
+            for index in cfg.NONLOCAL.LOCATION[stage][pathway]:
+                attribute = "pathway{}_nonlocal{}".format(pathway, index)
+                if not hasattr(res_stage, attribute):
+                    raise ValueError(
+                        "NONLOCAL.LOCATION[{}][{}] names block {} of stage "
+                        "res{}, which has blocks 0..{}.".format(
+                            stage,
+                            pathway,
+                            index,
+                            stage + 2,
+                            res_stage.num_blocks[pathway] - 1,
+                        )
+                    )
+                if stock:
+                    continue
+                nonlocal_block = getattr(res_stage, attribute)
+                block = DecoupledAttentionBlock(
+                    dim=nonlocal_block.dim,
+                    num_frames=stage_num_frames(cfg, stage, pathway),
+                    spec=spec,
+                    num_groups=cfg.GTA.NUM_GROUPS,
+                    num_regions=cfg.GTA.NUM_REGIONS,
+                    pool_size=nonlocal_block.pool_size,
+                    region_assignment=cfg.GTA.REGION_ASSIGNMENT,
+                    spatial_size=stage_spatial_size(cfg, stage, pathway),
+                    temporal_adapt=cfg.GTA.TEMPORAL_ADAPT,
+                    norm_eps=cfg.BN.EPSILON,
+                    norm_momentum=cfg.BN.MOMENTUM,
+                )
+                setattr(res_stage, attribute, block)
+    return model
+
+
+class GTAResNet(compat.ResNet):
+    """PySlowFast's single-pathway ResNet (C2D, I3D, Slow) with GTA.BLOCK
+    at NONLOCAL.LOCATION. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
+
+    def __init__(self, cfg):
+        cfg = compat.for_installed_pyslowfast(cfg)
+        super().__init__(cfg)
+        replace_nonlocal_blocks(self, cfg)
+
+
+class GTASlowFast(compat.SlowFast):
+    """PySlowFast's SlowFast with GTA.BLOCK at NONLOCAL.LOCATION.
+    Input: [slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]."""
+
+    def __init__(self, cfg):
+        cfg = compat.for_installed_pyslowfast(cfg)
+        super().__init__(cfg)
+        replace_nonlocal_blocks(self, cfg)
+
+
+if compat.MODEL_REGISTRY is not None:
+    for _model_class in (GTAResNet, GTASlowFast):
+        if _model_class.__name__ not in compat.MODEL_REGISTRY:
+            compat.MODEL_REGISTRY.register(_model_class)
+
+
+def build_model(cfg, gpu_id=None):
+    """Builds the model for ``cfg`` on the CPU or the GPU(s) it names.
+
+    Args:
+        cfg (CfgNode): config with the GTA node.
+        gpu_id (int): GPU of this process; default the current device.
+    Returns:
+        nn.Module: the model, wrapped in DistributedDataParallel when
+            ``cfg.NUM_GPUS > 1``.
+    """
+    if cfg.NUM_GPUS > torch.cuda.device_count():
+        raise ValueError(
+            "NUM_GPUS is {} but {} GPU(s) are available; set NUM_GPUS: 0 to "
+            "run on the CPU.".format(cfg.NUM_GPUS, torch.cuda.device_count())
+        )
+    model_class = GTASlowFast if is_multi_pathway(cfg) else GTAResNet
+    model = model_class(cfg)
+    if cfg.NUM_GPUS:
+        device = torch.cuda.current_device() if gpu_id is None else gpu_id
+        model = model.cuda(device=device)
+        if cfg.NUM_GPUS > 1:
+            model = torch.nn.parallel.DistributedDataParallel(
+                module=model, device_ids=[device], output_device=device
+            )
+    return model
