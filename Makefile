@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test clean
+.PHONY: install test flops clean
 
 install: $(VENV)/.installed
 
@@ -22,3 +22,9 @@ test: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The paper's Table 1 for the 2D SSv2 configs: GFLOPs and parameters.
+flops: install
+	$(PY) tools/count_flops.py --cfg configs/SSv2/C2D_8x1_R50.yaml \
+		configs/SSv2/C2D_NLN_8x1_R50.yaml configs/SSv2/C2D_DNL_8x1_R50.yaml \
+		configs/SSv2/C2D_GTA_8x1_R50.yaml
