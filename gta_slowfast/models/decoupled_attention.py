@@ -37,8 +37,8 @@ from gta_slowfast.models.global_temporal_attention import (
 )
 
 
-def _conv1x1(dim_in, dim_out):
-    return nn.Conv3d(dim_in, dim_out, kernel_size=1)
+def _conv1x1(dim_in, dim_out, bias=True):
+    return nn.Conv3d(dim_in, dim_out, kernel_size=1, bias=bias)
 
 
 class DecoupledAttentionBlock(nn.Module):
@@ -92,13 +92,14 @@ class DecoupledAttentionBlock(nn.Module):
         self.pool = None
         if spec.spatial:
             self.conv_query_spatial = _conv1x1(dim, self.dim_key)
-            self.conv_key_spatial = _conv1x1(dim, self.dim_key)
+            # Key biases shift every score of a softmax row alike: no bias.
+            self.conv_key_spatial = _conv1x1(dim, self.dim_key, bias=False)
             spatial_pool = [1, 1] if pool_size is None else list(pool_size[1:])
             if any(size > 1 for size in spatial_pool):
                 self.pool = nn.MaxPool3d([1] + spatial_pool, stride=[1] + spatial_pool)
         if spec.temporal_attention:
             self.conv_query_temporal = _conv1x1(dim, self.dim_key)
-            self.conv_key_temporal = _conv1x1(dim, self.dim_key)
+            self.conv_key_temporal = _conv1x1(dim, self.dim_key, bias=False)
         if spec.pixel_gta:
             self.pixel_mixing = GlobalTemporalMixing(num_frames, num_groups, temporal_adapt)
         if spec.spatial or spec.temporal_attention or spec.pixel_gta:

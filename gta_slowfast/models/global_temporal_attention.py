@@ -118,7 +118,8 @@ class RegionAssignment(nn.Module):
         self.mode = mode
         self.num_regions = num_regions
         if mode == "dynamic":
-            self.conv = nn.Conv3d(dim, num_regions, kernel_size=1)
+            # No bias: a per-region constant cancels in the softmax over HW.
+            self.conv = nn.Conv3d(dim, num_regions, kernel_size=1, bias=False)
         else:
             self.spatial_size = tuple(spatial_size)
             h, w = self.spatial_size
