@@ -8,6 +8,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 TEMPORAL_ADAPT_MODES = ("none", "interpolate")
+REGION_ASSIGNMENT_MODES = ("dynamic", "static")
+
+
+def check_choice(key, value, allowed):
+    """Raises ValueError naming config ``key`` unless ``value`` is allowed."""
+    if value not in allowed:
+        raise ValueError(
+            "{} '{}' is not valid; allowed values: {}".format(key, value, list(allowed))
+        )
 
 
 class GlobalTemporalMixing(nn.Module):
@@ -28,11 +37,7 @@ class GlobalTemporalMixing(nn.Module):
                 "interpolate" (resize the matrices to the clip's length).
         """
         super().__init__()
-        if temporal_adapt not in TEMPORAL_ADAPT_MODES:
-            raise ValueError(
-                "GTA.TEMPORAL_ADAPT '{}' is not valid; allowed values: "
-                "{}".format(temporal_adapt, list(TEMPORAL_ADAPT_MODES))
-            )
+        check_choice("GTA.TEMPORAL_ADAPT", temporal_adapt, TEMPORAL_ADAPT_MODES)
         self.num_frames = num_frames
         self.num_groups = num_groups
         self.temporal_adapt = temporal_adapt
@@ -88,8 +93,6 @@ class GlobalTemporalMixing(nn.Module):
         )
 
 
-REGION_ASSIGNMENT_MODES = ("dynamic", "static")
-
 
 class RegionAssignment(nn.Module):
     """W_R: a soft assignment of the HW pixels of each frame to R regions.
@@ -110,11 +113,7 @@ class RegionAssignment(nn.Module):
             spatial_size (tuple): (H, W), for "static".
         """
         super().__init__()
-        if mode not in REGION_ASSIGNMENT_MODES:
-            raise ValueError(
-                "GTA.REGION_ASSIGNMENT '{}' is not valid; allowed values: "
-                "{}".format(mode, list(REGION_ASSIGNMENT_MODES))
-            )
+        check_choice("GTA.REGION_ASSIGNMENT", mode, REGION_ASSIGNMENT_MODES)
         self.mode = mode
         self.num_regions = num_regions
         if mode == "dynamic":
