@@ -56,6 +56,49 @@ def add_gta_config(cfg):
     #                  them by T / T', so each output stays an average of the
     #                  same magnitude.
     cfg.GTA.TEMPORAL_ADAPT = "none"
+
+    # Data: the paper's pipelines (section 4.1, supplementary B). Datasets are
+    # named TRAIN.DATASET / TEST.DATASET: gta_ssv2 or gta_kinetics.
+    cfg.GTA.DATA = CfgNode()
+
+    # Which frames make a clip:
+    #   "tsn":   DATA.NUM_FRAMES segments over the whole video, one frame each:
+    #            a random frame of each segment in training, the centre one
+    #            at test (TSN; SSv2).
+    #   "dense": DATA.NUM_FRAMES frames DATA.SAMPLING_RATE apart from a random
+    #            start in training, TEST.NUM_ENSEMBLE_VIEWS evenly spaced clips
+    #            at test (PySlowFast; Kinetics).
+    cfg.GTA.DATA.SAMPLING = "tsn"
+
+    # [H, W] every frame is resized to before cropping (TSN: [240, 320]).
+    # Empty: PySlowFast's scale jitter, the short side drawn from
+    # DATA.TRAIN_JITTER_SCALES in training and DATA.TEST_CROP_SIZE at test.
+    cfg.GTA.DATA.RESIZE = [240, 320]
+
+    # TSN multi-scale crop, training only, with GTA.DATA.RESIZE: crop height
+    # and width are each a scale times the short side (at most one step
+    # apart in this list), at a random corner or the centre; the crop is
+    # resized to DATA.TRAIN_CROP_SIZE. Empty: a random DATA.TRAIN_CROP_SIZE
+    # crop.
+    cfg.GTA.DATA.CROP_SCALES = [1.0, 0.875, 0.75, 0.66]
+
+    # Horizontal flip in training, except for classes whose name contains
+    # one of GTA.DATA.NO_FLIP_WORDS (case-insensitive).
+    cfg.GTA.DATA.RANDOM_FLIP = True
+    cfg.GTA.DATA.NO_FLIP_WORDS = ["left", "right"]
+
+    # Something-Something-v2 layout under DATA.PATH_TO_DATA_DIR:
+    #   "video":  the official something-something-v2-{labels,train,
+    #             validation}.json; videos DATA.PATH_PREFIX/<id>.webm,
+    #             decoded with PyAV.
+    #   "frames": PySlowFast's frame lists frame_lists/{train,val}.csv
+    #             ("original_vido_id video_id frame_id path labels") of
+    #             images under DATA.PATH_PREFIX, with the labels json.
+    cfg.GTA.DATA.SSV2_FORMAT = "video"
+
+    # A video that cannot be read is logged and replaced by another one, at
+    # most this many times in a row before the loader gives up.
+    cfg.GTA.DATA.MAX_RETRIES = 10
     return cfg
 
 
