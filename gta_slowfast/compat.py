@@ -17,8 +17,12 @@ behind in ``sys.modules``.
 """
 
 import importlib.util
+import logging
+import os
 import sys
 import types
+
+import torch
 
 DETECTRON2_AVAILABLE = importlib.util.find_spec("detectron2") is not None
 
@@ -134,3 +138,33 @@ def default_cfg():
         cfg.MODEL.MODEL_NAME = "ResNet"
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     return cfg
+
+
+def find_pyslowfast_tools(search_dir):
+    """GitHub main's ``tools/train_net.py`` and ``tools/test_net.py``.
+
+    Looked for under ``$PYSLOWFAST_ROOT``, then ``search_dir/SlowFast``;
+    only with GitHub-main PySlowFast installed (1.0 ships no tools).
+    Their ``train_net`` calls ``torch.cuda.synchronize()`` unguarded; on a
+    machine without CUDA that call becomes a no-op here.
+
+    Returns:
+        tuple: ``(train, test)`` functions, or None.
+    """
+    if GENERATION != "main":
+        return None
+    for root in (os.environ.get("PYSLOWFAST_ROOT"), os.path.join(search_dir, "SlowFast")):
+        tools = os.path.join(root, "tools") if root else None
+        if tools and os.path.isfile(os.path.join(tools, "train_net.py")):
+            break
+    else:
+        return None
+    sys.path.insert(0, tools)
+    import test_net
+    import train_net
+
+    if not torch.cuda.is_available():
+        torch.cuda.synchronize = lambda *args, **kwargs: None
+    logging.getLogger(__name__).info("Using PySlowFast's tools from %s", tools)
+    return train_net.train, test_net.test
+

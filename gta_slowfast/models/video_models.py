@@ -120,14 +120,14 @@ if compat.MODEL_REGISTRY is not None:
 
 
 def build_model(cfg, gpu_id=None):
-    """Builds the model for ``cfg`` on the CPU or the GPU(s) it names.
+    """Builds the model for ``cfg`` on the CPU or the GPU it names.
 
     Args:
         cfg (CfgNode): config with the GTA node.
         gpu_id (int): GPU of this process; default the current device.
     Returns:
-        nn.Module: the model, wrapped in DistributedDataParallel when
-            ``cfg.NUM_GPUS > 1``.
+        nn.Module: the model, wrapped in DistributedDataParallel when a
+            process group of more than one process is running.
     """
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
@@ -136,11 +136,12 @@ def build_model(cfg, gpu_id=None):
         )
     model_class = GTASlowFast if is_multi_pathway(cfg) else GTAResNet
     model = model_class(cfg)
+    device_ids = None
     if cfg.NUM_GPUS:
         device = torch.cuda.current_device() if gpu_id is None else gpu_id
         model = model.cuda(device=device)
-        if cfg.NUM_GPUS > 1:
-            model = torch.nn.parallel.DistributedDataParallel(
-                module=model, device_ids=[device], output_device=device
-            )
+        device_ids = [device]
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if distributed and torch.distributed.get_world_size() > 1:
+        model = torch.nn.parallel.DistributedDataParallel(module=model, device_ids=device_ids)
     return model

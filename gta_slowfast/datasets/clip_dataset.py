@@ -1,0 +1,307 @@
+"""The clip dataset both of the plugin's datasets build on.
+
+Item contract (as GitHub-main PySlowFast): ``dataset[i]`` is
+``(inputs, label, index, time, meta)``:
+
+* ``inputs``: list with one float tensor (3, T, H, W) per pathway;
+  ``[slow, fast]`` for SlowFast archs, slow with T // SLOWFAST.ALPHA frames.
+* ``label``: int, the class of the video.
+* ``index``: int, i.
+* ``time``: 0.0, a placeholder.
+* ``meta``: dict with ``video_index`` (int, the video read), ``valid`` (bool,
+  False for a test view of an unreadable video, whose inputs are zeros),
+  ``temporal_view`` and ``spatial_crop`` (ints, the test view).
+
+Train and val give one item per video. Test gives TEST.NUM_ENSEMBLE_VIEWS x
+TEST.NUM_SPATIAL_CROPS items per video: item i is view i % num_clips of
+video i // num_clips, its temporal view (i % num_clips) //
+NUM_SPATIAL_CROPS and its spatial crop i % NUM_SPATIAL_CROPS.
+"""
+
+import logging
+
+import numpy as np
+import torch
+from slowfast.datasets.build import DATASET_REGISTRY
+
+from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
+from gta_slowfast.models.video_models import is_multi_pathway
+
+logger = logging.getLogger(__name__)
+
+MODES = ("train", "val", "test")
+SAMPLINGS = ("tsn", "dense")
+
+
+def register_dataset(cls):
+    """Registers ``cls`` in PySlowFast's DATASET_REGISTRY under its class
+    name, unless that name is taken (a second import of the module)."""
+    if cls.__name__ not in DATASET_REGISTRY:
+        DATASET_REGISTRY.register(cls)
+    return cls
+
+
+class VideoClipDataset(torch.utils.data.Dataset):
+    """Clips of a list of labelled videos, sampled and augmented as the
+    config says (see the module docstring for the item contract).
+
+    Attributes:
+        mode (str): "train", "val" or "test".
+        num_videos (int): videos in the split.
+        num_clips (int): items per video.
+        video_paths (list of str): each video's file or frame folder.
+        video_labels (list of int): each video's class.
+        class_names (list of str or None): name of each class.
+    """
+
+    def __init__(
+        self,
+        cfg,
+        mode,
+        annotation_file,
+        video_paths,
+        video_labels,
+        class_names,
+        sampling_method,
+        resize_to,
+        frame_lists=None,
+    ):
+        """
+        Args:
+            cfg (CfgNode): config with the GTA node.
+            mode (str): "train", "val" or "test".
+            annotation_file (str): the file the videos were listed in, named
+                when it lists none.
+            video_paths (list of str): video files or frame folders.
+            video_labels (list of int): their classes.
+            class_names (list of str or None): for the no-flip rule.
+            sampling_method (str): "tsn" or "dense".
+            resize_to (list of int): [H, W] every frame is resized to, or []
+                for short-side scaling.
+            frame_lists (list of list of str): each video's frame images, in
+                order; None to read ``video_paths`` with ``open_video``.
+        Raises:
+            ValueError: an unknown mode or sampling, or no video.
+        """
+        check_mode(mode)
+        if sampling_method not in SAMPLINGS:
+            raise ValueError(
+                "GTA.DATA.SAMPLING is '{}'; allowed: {}.".format(sampling_method, SAMPLINGS)
+            )
+        if not video_paths:
+            raise ValueError(
+                "No videos in the {} split: {} lists none.".format(mode, annotation_file)
+            )
+        self.cfg = cfg
+        self.mode = mode
+        self.video_paths = list(video_paths)
+        self.video_labels = list(video_labels)
+        self.class_names = class_names
+        self.sampling_method = sampling_method
+        self.resize_to = list(resize_to)
+        self.frame_lists = frame_lists
+        self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS if mode == "test" else 1
+        self.num_crops = cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
+        self.multi_pathway = is_multi_pathway(cfg)
+        self._logged_unreadable = set()
+        logger.info(
+            "%s %s: %d videos x %d views from %s",
+            type(self).__name__,
+            mode,
+            self.num_videos,
+            self.num_clips,
+            annotation_file,
+        )
+
+    @property
+    def num_videos(self):
+        """int: videos in the split."""
+        return len(self.video_paths)
+
+    @property
+    def num_clips(self):
+        """int: items per video (views x crops at test, else 1)."""
+        return self.num_views * self.num_crops
+
+    def __len__(self):
+        return self.num_videos * self.num_clips
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError("Item {} of a dataset of {}.".format(index, len(self)))
+        if self.mode == "test":
+            return self._test_item(index)
+        return self._replaced_item(index)
+
+    def open_video(self, video_index):
+        """The frame source (``num_frames``, ``read(indices)``) of a video."""
+        if self.frame_lists is not None:
+            return ImageSequence(
+                self.frame_lists[video_index], name=self.video_paths[video_index]
+            )
+        return open_video(self.video_paths[video_index])
+
+    def _test_item(self, index):
+        video_index, view = divmod(index, self.num_clips)
+        temporal_view, spatial_crop = divmod(view, self.num_crops)
+        meta = {
+            "video_index": video_index,
+            "valid": True,
+            "temporal_view": temporal_view,
+            "spatial_crop": spatial_crop,
+        }
+        try:
+            inputs = self._clip(video_index, temporal_view, spatial_crop, rng=None)
+        except VideoReadError as error:
+            if video_index not in self._logged_unreadable:
+                self._logged_unreadable.add(video_index)
+                logger.warning(
+                    "Cannot read %s: %s. Its test views are zeros with meta "
+                    "valid=False and are not scored.",
+                    error.path,
+                    error.reason,
+                )
+            inputs = self._zero_inputs()
+            meta["valid"] = False
+        return inputs, self.video_labels[video_index], index, 0.0, meta
+
+    def _replaced_item(self, index):
+        """The item of video ``index``, or, while that video or its
+        replacement cannot be read, of a random other one (at most
+        GTA.DATA.MAX_RETRIES replacements in a row)."""
+        rng = _item_rng()
+        max_retries = self.cfg.GTA.DATA.MAX_RETRIES
+        video_index = index
+        for failures in range(max_retries + 1):
+            try:
+                inputs = self._clip(video_index, 0, 0, rng)
+            except VideoReadError as error:
+                logger.warning(
+                    "Cannot read %s: %s. Replacing it with a random video "
+                    "(failure %d of at most %d in a row).",
+                    error.path,
+                    error.reason,
+                    failures + 1,
+                    max_retries + 1,
+                )
+                last_error = error
+                video_index = int(rng.integers(self.num_videos))
+                continue
+            meta = {
+                "video_index": video_index,
+                "valid": True,
+                "temporal_view": 0,
+                "spatial_crop": 0,
+            }
+            return inputs, self.video_labels[video_index], index, 0.0, meta
+        raise RuntimeError(
+            "{} videos in a row could not be read (GTA.DATA.MAX_RETRIES = {}); the "
+            "last was {}: {}".format(
+                max_retries + 1, max_retries, last_error.path, last_error.reason
+            )
+        )
+
+    def _clip(self, video_index, temporal_view, spatial_crop, rng):
+        """Model inputs of one view of a video.
+
+        Returns:
+            list of torch.Tensor: one float (3, T, H, W) per pathway.
+        Raises:
+            VideoReadError: the video cannot be read.
+        """
+        video = self.open_video(video_index)
+        frames = video.read(self._frame_indices(video.num_frames, temporal_view, rng))
+        if self.mode == "train":
+            class_name = (
+                self.class_names[self.video_labels[video_index]] if self.class_names else None
+            )
+            frames = self._train_transform(frames, class_name, rng)
+        else:
+            frames = self._test_transform(frames, spatial_crop)
+        clip = transforms.to_normalized_tensor(frames, self.cfg.DATA.MEAN, self.cfg.DATA.STD)
+        return self._pathways(clip)
+
+    def _frame_indices(self, num_video_frames, temporal_view, rng):
+        """int64 (DATA.NUM_FRAMES,) indices of the frames of a view."""
+        training = self.mode == "train"
+        if self.sampling_method == "tsn":
+            return sampling.tsn_indices(
+                num_video_frames,
+                self.cfg.DATA.NUM_FRAMES,
+                training,
+                rng,
+                view_index=temporal_view,
+                num_views=self.num_views,
+            )
+        return sampling.dense_indices(
+            num_video_frames,
+            self.cfg.DATA.NUM_FRAMES,
+            self.cfg.DATA.SAMPLING_RATE,
+            temporal_view,
+            self.num_views,
+            training,
+            rng,
+        )
+
+    def _train_transform(self, frames, class_name, rng):
+        """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TRAIN_CROP_SIZE.
+
+        With a fixed resize: the resize, then TSN's multi-scale crop
+        (GTA.DATA.CROP_SCALES) resized to S, or a random S crop. Without:
+        short-side scale jitter in DATA.TRAIN_JITTER_SCALES and a random S
+        crop. Then a flip with probability 1/2 where GTA.DATA.RANDOM_FLIP
+        and the class allow it.
+        """
+        data = self.cfg.GTA.DATA
+        size = self.cfg.DATA.TRAIN_CROP_SIZE
+        if self.resize_to:
+            frames = transforms.resize(frames, *self.resize_to)
+            if data.CROP_SCALES:
+                frames = transforms.multi_scale_crop(frames, data.CROP_SCALES, size, rng)
+            else:
+                frames = transforms.random_crop(frames, size, rng)
+        else:
+            frames = transforms.random_short_side_scale(
+                frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng
+            )
+            frames = transforms.random_crop(frames, size, rng)
+        if (
+            data.RANDOM_FLIP
+            and transforms.should_flip(class_name, data.NO_FLIP_WORDS)
+            and rng.random() < 0.5
+        ):
+            frames = transforms.horizontal_flip(frames)
+        return frames
+
+    def _test_transform(self, frames, spatial_crop):
+        """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TEST_CROP_SIZE:
+        the fixed resize, or the short side scaled to S, then crop
+        ``spatial_crop`` of the view's crops."""
+        size = self.cfg.DATA.TEST_CROP_SIZE
+        if self.resize_to:
+            frames = transforms.resize(frames, *self.resize_to)
+        else:
+            frames = transforms.resize_short_side(frames, size)
+        return transforms.spatial_crop(frames, size, spatial_crop, self.num_crops)
+
+    def _pathways(self, clip):
+        if self.multi_pathway:
+            return transforms.pack_pathways(clip, self.cfg.SLOWFAST.ALPHA)
+        return [clip]
+
+    def _zero_inputs(self):
+        size = self.cfg.DATA.TEST_CROP_SIZE
+        return self._pathways(torch.zeros(3, self.cfg.DATA.NUM_FRAMES, size, size))
+
+
+def check_mode(mode):
+    """Raises ValueError unless ``mode`` is "train", "val" or "test"."""
+    if mode not in MODES:
+        raise ValueError("Dataset mode '{}'; allowed: {}.".format(mode, MODES))
+
+
+def _item_rng():
+    """A numpy Generator seeded from torch's RNG, which torch seeds per
+    DataLoader worker and ``torch.manual_seed`` (RNG_SEED) fixes."""
+    return np.random.default_rng(int(torch.randint(2**63 - 1, ())))

@@ -1,0 +1,68 @@
+"""The DataLoader PySlowFast-style training and testing read from; the item
+contract is ``clip_dataset.VideoClipDataset``'s."""
+
+import torch
+from slowfast.datasets.build import DATASET_REGISTRY
+
+from gta_slowfast.datasets.clip_dataset import check_mode
+
+
+def build_dataset(name, cfg, split):
+    """The dataset PySlowFast's DATASET_REGISTRY holds under
+    ``name.capitalize()`` (TRAIN.DATASET "gta_ssv2" -> "Gta_ssv2").
+
+    Args:
+        name (str): TRAIN.DATASET or TEST.DATASET.
+        cfg (CfgNode): config.
+        split (str): "train", "val" or "test".
+    Returns:
+        torch.utils.data.Dataset
+    """
+    return DATASET_REGISTRY.get(name.capitalize())(cfg, split)
+
+
+def construct_loader(cfg, split):
+    """A DataLoader over ``split``, as PySlowFast's ``construct_loader``.
+
+    "train" reads TRAIN.DATASET, shuffles and drops the last partial batch;
+    "val" reads TRAIN.DATASET and "test" TEST.DATASET, in order. The batch
+    size (TRAIN.BATCH_SIZE for train and val, TEST.BATCH_SIZE for test) is
+    the total over processes: each of a distributed run's processes reads
+    its share through a DistributedSampler. NUM_GPUS plays no part, so
+    NUM_GPUS 0 (CPU) works.
+
+    Args:
+        cfg (CfgNode): config.
+        split (str): "train", "val" or "test".
+    Returns:
+        torch.utils.data.DataLoader: batches of (inputs, labels, index, time,
+        meta), with ``inputs`` a list of (N, 3, T, H, W) per pathway.
+    """
+    check_mode(split)
+    training = split == "train"
+    name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
+    batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    dataset = build_dataset(name, cfg, split)
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    world_size = torch.distributed.get_world_size() if distributed else 1
+    sampler = (
+        torch.utils.data.DistributedSampler(dataset, shuffle=training)
+        if world_size > 1
+        else None
+    )
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=max(1, batch_size // world_size),
+        shuffle=training and sampler is None,
+        sampler=sampler,
+        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        drop_last=training,
+    )
+
+
+def shuffle_dataset(loader, epoch):
+    """Reshuffles a distributed loader for ``epoch`` (``set_epoch`` of its
+    DistributedSampler); a single-process loader reshuffles by itself."""
+    if isinstance(loader.sampler, torch.utils.data.DistributedSampler):
+        loader.sampler.set_epoch(epoch)

@@ -1,0 +1,73 @@
+"""Which frames of a video make a clip: TSN segments or a dense window.
+
+Pure functions of the video length; randomness only through the ``rng``
+(a ``numpy.random.Generator``) passed in, so test-time clips are
+deterministic.
+"""
+
+import numpy as np
+
+
+def tsn_indices(num_video_frames, num_segments, training, rng=None, view_index=0, num_views=1):
+    """One frame from each of ``num_segments`` consecutive segments (TSN).
+
+    The L frames are split into n segments of nearly equal length: segment i
+    holds frames floor(i * L / n) .. floor((i + 1) * L / n) - 1. In training
+    the frame is drawn uniformly from its segment; at test it is the frame
+    at fraction (view_index + 0.5) / num_views of the segment, the centre
+    for one view. When L < n some segments hold no frame: they take frame
+    floor(i * L / n), so frames repeat, in order.
+
+    Args:
+        num_video_frames (int): L > 0.
+        num_segments (int): n > 0, the clip length.
+        training (bool): random frame per segment, else fixed.
+        rng (np.random.Generator): required in training.
+        view_index (int): at test, which of ``num_views`` offsets.
+        num_views (int): at test, how many clips share the segments.
+    Returns:
+        np.ndarray: int64 (n,) non-decreasing frame indices in [0, L).
+    """
+    segment = np.arange(num_segments)
+    first = segment * num_video_frames // num_segments
+    length = (segment + 1) * num_video_frames // num_segments - first
+    if training:
+        offset = rng.integers(0, np.maximum(length, 1))
+    else:
+        offset = length * (2 * view_index + 1) // (2 * num_views)
+    return (first + offset).astype(np.int64)
+
+
+def dense_indices(
+    num_video_frames, num_frames, sampling_rate, clip_index, num_clips, training, rng=None
+):
+    """``num_frames`` frames ``sampling_rate`` apart (PySlowFast).
+
+    The window spans (num_frames - 1) * sampling_rate + 1 frames. In
+    training it starts at a random frame; at test clip k of ``num_clips``
+    starts at k / (num_clips - 1) of the possible starts (the first and the
+    last window included), or in the middle for one clip. A video shorter
+    than the window starts at 0 and repeats its last frame (as PySlowFast
+    clamps).
+
+    Args:
+        num_video_frames (int): L > 0.
+        num_frames (int): clip length.
+        sampling_rate (int): step between sampled frames.
+        clip_index (int): at test, which clip in [0, num_clips).
+        num_clips (int): at test, how many clips cover the video.
+        training (bool): random start, else ``clip_index``'s start.
+        rng (np.random.Generator): required in training.
+    Returns:
+        np.ndarray: int64 (num_frames,) non-decreasing frame indices in [0, L).
+    """
+    span = (num_frames - 1) * sampling_rate + 1
+    latest_start = max(num_video_frames - span, 0)
+    if training:
+        start = int(rng.integers(0, latest_start + 1))
+    elif num_clips == 1:
+        start = latest_start // 2
+    else:
+        start = (latest_start * clip_index) // (num_clips - 1)
+    indices = start + sampling_rate * np.arange(num_frames)
+    return np.minimum(indices, num_video_frames - 1).astype(np.int64)

@@ -1,0 +1,218 @@
+"""Spatial transforms of a clip, and the clip's conversion to model inputs.
+
+Geometric transforms take and return uint8 numpy clips of shape
+(T, H, W, 3), RGB, so that they crop before they resize and never touch
+more pixels than they keep; ``to_normalized_tensor`` then gives the float
+(3, T, H, W) tensor a model takes, and ``pack_pathways`` its SlowFast
+pathways. Random choices come from a ``numpy.random.Generator``.
+"""
+
+import re
+
+import cv2
+import numpy as np
+import torch
+
+
+def resize(frames, height, width):
+    """Every frame resized to ``height`` x ``width`` (bilinear).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+    Returns:
+        np.ndarray: uint8 (T, height, width, 3).
+    """
+    if frames.shape[1:3] == (height, width):
+        return frames
+    return np.stack(
+        [
+            cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+            for frame in frames
+        ]
+    )
+
+
+def resize_short_side(frames, size):
+    """Resized so that the shorter side is ``size``, keeping the aspect ratio
+    (the longer side is rounded down, as PySlowFast does).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+    Returns:
+        np.ndarray: uint8 (T, H', W', 3) with min(H', W') = size.
+    """
+    height, width = frames.shape[1:3]
+    if height <= width:
+        return resize(frames, size, int(width * size / height))
+    return resize(frames, int(height * size / width), size)
+
+
+def random_short_side_scale(frames, min_size, max_size, rng):
+    """Scale jitter: the shorter side resized to a size drawn uniformly in
+    [min_size, max_size] (PySlowFast's training augmentation).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+    Returns:
+        np.ndarray: uint8 (T, H', W', 3).
+    """
+    return resize_short_side(frames, int(round(rng.uniform(min_size, max_size))))
+
+
+def crop(frames, top, left, height, width):
+    """The ``height`` x ``width`` window at (``top``, ``left``) of every frame.
+
+    Raises:
+        ValueError: the window does not fit in the frames.
+    """
+    frame_height, frame_width = frames.shape[1:3]
+    if not (
+        0 <= top and top + height <= frame_height and 0 <= left and left + width <= frame_width
+    ):
+        raise ValueError(
+            "Crop {}x{} at ({}, {}) does not fit in {}x{} frames.".format(
+                height, width, top, left, frame_height, frame_width
+            )
+        )
+    return frames[:, top : top + height, left : left + width]
+
+
+def random_crop(frames, size, rng):
+    """A ``size`` x ``size`` crop at a uniformly random position.
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3), H and W >= size.
+    Returns:
+        np.ndarray: uint8 (T, size, size, 3).
+    """
+    height, width = frames.shape[1:3]
+    top = int(rng.integers(0, max(height - size, 0) + 1))
+    left = int(rng.integers(0, max(width - size, 0) + 1))
+    return crop(frames, top, left, size, size)
+
+
+def uniform_crop(frames, size, position):
+    """A ``size`` x ``size`` crop at ``position`` along the longer side
+    (0: top or left end, 0.5: centre, 1: bottom or right end), centred along
+    the shorter side (PySlowFast's ``uniform_crop``).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3), H and W >= size.
+        position (float): in [0, 1].
+    Returns:
+        np.ndarray: uint8 (T, size, size, 3).
+    """
+    height, width = frames.shape[1:3]
+    top = (height - size) // 2
+    left = (width - size) // 2
+    if height > width:
+        top = int(round((height - size) * position))
+    elif width > height:
+        left = int(round((width - size) * position))
+    return crop(frames, top, left, size, size)
+
+
+def spatial_crop(frames, size, crop_index, num_crops):
+    """Test crop ``crop_index`` of ``num_crops`` crops spread evenly along the
+    longer side: one crop is the centre crop; three are the start, centre and
+    end crops (PySlowFast's 3-crop testing).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3), H and W >= size.
+    Returns:
+        np.ndarray: uint8 (T, size, size, 3).
+    """
+    position = 0.5 if num_crops == 1 else crop_index / (num_crops - 1)
+    return uniform_crop(frames, size, position)
+
+
+def multi_scale_crop(frames, scales, size, rng):
+    """TSN's multi-scale crop (``GroupMultiScaleCrop``), resized to ``size``.
+
+    With base = the shorter side, the crop height and width are
+    ``scales[i] * base`` and ``scales[j] * base`` for a pair (i, j) drawn
+    uniformly among those with |i - j| <= 1; the crop sits at one of five
+    positions drawn uniformly: a corner or the centre.
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+        scales (list of float): in (0, 1].
+        size (int): side of the output.
+    Returns:
+        np.ndarray: uint8 (T, size, size, 3).
+    """
+    height, width = frames.shape[1:3]
+    sides = [int(min(height, width) * scale) for scale in scales]
+    pairs = [
+        (crop_height, crop_width)
+        for i, crop_height in enumerate(sides)
+        for j, crop_width in enumerate(sides)
+        if abs(i - j) <= 1
+    ]
+    crop_height, crop_width = pairs[rng.integers(len(pairs))]
+    bottom, right = height - crop_height, width - crop_width
+    top, left = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)][
+        rng.integers(5)
+    ]
+    return resize(crop(frames, top, left, crop_height, crop_width), size, size)
+
+
+def horizontal_flip(frames):
+    """Every frame mirrored left to right.
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+    Returns:
+        np.ndarray: uint8 (T, H, W, 3).
+    """
+    return np.ascontiguousarray(frames[:, :, ::-1])
+
+
+def should_flip(class_name, no_flip_words):
+    """Whether clips of ``class_name`` may be flipped horizontally.
+
+    A class is never flipped when its name contains one of ``no_flip_words``
+    as a whole word, case-insensitive: "Pushing something from left to
+    right" is not flipped, "Putting something upright on the table" is.
+
+    Args:
+        class_name (str or None): None (no class names) allows flipping.
+        no_flip_words (list of str): e.g. ["left", "right"].
+    Returns:
+        bool
+    """
+    if class_name is None:
+        return True
+    words = set(re.findall(r"\w+", class_name.lower()))
+    return not any(word.lower() in words for word in no_flip_words)
+
+
+def to_normalized_tensor(frames, mean, std):
+    """The clip as a normalised float tensor, channels first.
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+        mean, std (list of 3 float): per channel, for values in [0, 1]
+            (DATA.MEAN, DATA.STD).
+    Returns:
+        torch.Tensor: float32 (3, T, H, W), (frames / 255 - mean) / std.
+    """
+    clip = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
+    clip = (clip - torch.tensor(mean)) / torch.tensor(std)
+    return clip.permute(3, 0, 1, 2).contiguous()
+
+
+def pack_pathways(clip, alpha):
+    """The Slow and Fast inputs of a SlowFast model (PySlowFast's
+    ``pack_pathway_output``): Slow takes T // alpha frames evenly spread
+    over the clip, Fast takes all of them.
+
+    Args:
+        clip (torch.Tensor): (3, T, H, W).
+        alpha (int): SLOWFAST.ALPHA.
+    Returns:
+        list of torch.Tensor: [(3, T // alpha, H, W), (3, T, H, W)].
+    """
+    num_frames = clip.shape[1]
+    slow_frames = torch.linspace(0, num_frames - 1, num_frames // alpha).long()
+    return [torch.index_select(clip, 1, slow_frames), clip]

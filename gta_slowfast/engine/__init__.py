@@ -1,0 +1,1 @@
+"""Training and testing for PySlowFast generations without tools."""

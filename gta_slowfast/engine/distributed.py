@@ -1,0 +1,41 @@
+"""Process groups: one process per GPU (NCCL) or per CPU worker (gloo)."""
+
+import torch
+import torch.distributed as dist
+
+
+def world_size():
+    """Number of processes in the job (1 without a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank():
+    """Global rank of this process (0 without a process group)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_master():
+    """True on the process that logs and writes files."""
+    return rank() == 0
+
+
+def all_reduce(tensors, average=False):
+    """Sums (or averages) ``tensors`` over all processes, in place.
+
+    Args:
+        tensors (list[Tensor]): on the device the backend uses.
+    Returns:
+        list[Tensor]: ``tensors``.
+    """
+    if world_size() == 1:
+        return tensors
+    for tensor in tensors:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        if average:
+            tensor.div_(world_size())
+    return tensors
+
+
+def device_of(cfg):
+    """The device this process computes on."""
+    return torch.device("cuda", torch.cuda.current_device()) if cfg.NUM_GPUS else torch.device("cpu")

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Train and test a PySlowFast model with the GTA plugin.
+
+    python tools/run_net.py --cfg configs/SSv2/C2D_GTA_8x1_R50.yaml \
+        [--init_method tcp://HOST:PORT --shard_id I --num_shards N] \
+        [--opts KEY VALUE ...]
+
+Trains when TRAIN.ENABLE, then tests when TEST.ENABLE. Where GitHub-main
+PySlowFast is installed and its tools/ can be found (PYSLOWFAST_ROOT, or a
+SlowFast/ folder beside this repository), its train_net.py and test_net.py
+run with the plugin's models and datasets; otherwise the plugin's own loop.
+"""
+
+import argparse
+import os
+import sys
+
+import gta_slowfast
+from gta_slowfast import compat
+from gta_slowfast.engine.launch import launch_job
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cfg", dest="cfg_file", required=True, help="YAML config")
+    parser.add_argument("--init_method", default="tcp://localhost:9999",
+                        help="torch.distributed rendezvous, tcp://HOST:PORT")
+    parser.add_argument("--shard_id", type=int, default=0, help="this machine's index")
+    parser.add_argument("--num_shards", type=int, default=1, help="number of machines")
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[],
+                        help="KEY VALUE pairs that override the config")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = gta_slowfast.load_config(args.cfg_file, args.opts)
+    cfg.NUM_SHARDS = args.num_shards
+    cfg.SHARD_ID = args.shard_id
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    tools = compat.find_pyslowfast_tools(os.path.dirname(REPO_ROOT))
+    if tools is None:
+        from gta_slowfast.engine.test import test
+        from gta_slowfast.engine.train import train
+    else:
+        train, test = tools
+    if cfg.TRAIN.ENABLE:
+        launch_job(cfg, args.init_method, train)
+    if cfg.TEST.ENABLE:
+        launch_job(cfg, args.init_method, test)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
