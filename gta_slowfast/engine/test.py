@@ -104,7 +104,7 @@ def test(cfg):
     }
     log_json_stats(stats, cfg.OUTPUT_DIR)
     logger.info(
-        "Test top-1 %.2f%%, top-5 %.2f%% on %d videos (%d views each)",
+        "Test top-1 %.2f%%, top-5 %.2f%% on %d videos, %d view(s) each",
         stats["top1_acc"], stats["top5_acc"], stats["videos"], stats["views"],
     )
     if distributed.is_master():
