@@ -1,5 +1,7 @@
 """The plugin's config keys, all under the ``GTA`` node."""
 
+import difflib
+
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
@@ -82,9 +84,11 @@ def add_gta_config(cfg):
     # crop.
     cfg.GTA.DATA.CROP_SCALES = [1.0, 0.875, 0.75, 0.66]
 
-    # Horizontal flip in training, except for classes whose name contains
-    # one of GTA.DATA.NO_FLIP_WORDS (case-insensitive).
+    # Horizontal flip in training, at random.
     cfg.GTA.DATA.RANDOM_FLIP = True
+    # Classes whose name contains one of these words (whole words,
+    # case-insensitive) are never flipped: flipping "from left to right"
+    # would make it another class.
     cfg.GTA.DATA.NO_FLIP_WORDS = ["left", "right"]
 
     # Something-Something-v2 layout under DATA.PATH_TO_DATA_DIR:
@@ -119,9 +123,31 @@ def load_config(path, opts=None):
         opts (list): ``[KEY, VALUE, ...]`` as given to ``--opts``.
     Returns:
         CfgNode
+    Raises:
+        KeyError: an unknown key, named with the closest known keys.
     """
     cfg = get_cfg()
-    cfg.merge_from_file(path)
-    if opts:
-        cfg.merge_from_list(list(opts))
+    try:
+        cfg.merge_from_file(path)
+        if opts:
+            cfg.merge_from_list(list(opts))
+    except (KeyError, AssertionError) as error:  # yacs: KeyError from files, assert from lists
+        if "Non-existent" not in str(error):
+            raise
+        raise KeyError(_unknown_key_message(cfg, str(error), path)) from None
     return cfg
+
+
+def _full_keys(node, prefix=""):
+    for key, value in node.items():
+        if isinstance(value, CfgNode):
+            yield from _full_keys(value, prefix + key + ".")
+        else:
+            yield prefix + key
+
+
+def _unknown_key_message(cfg, message, path):
+    key = message.strip("'\"").rpartition(": ")[2]
+    close = difflib.get_close_matches(key, list(_full_keys(cfg)), n=3, cutoff=0.6)
+    hint = "; did you mean {}?".format(" or ".join(close)) if close else "."
+    return "Unknown config key {} (in {} or --opts){}".format(key, path, hint)

@@ -145,3 +145,22 @@ def test_blocks_are_kept_across_a_checkpoint_of_another_block_type(tmp_path):
     assert torch.equal(gta.state_dict()["s2.pathway0_res0.branch1.weight"],
                        nl.state_dict()["s2.pathway0_res0.branch1.weight"])
     assert any(isinstance(m, DecoupledAttentionBlock) for m in gta.modules())
+
+
+def test_matrices_for_another_clip_length_are_refused_or_resized(tmp_path):
+    eight = gta_slowfast.build_model(small_cfg("SSv2/C2D_GTA_8x1_R50.yaml"))
+    path = tmp_path / "gta8.pyth"
+    torch.save({"model_state": eight.state_dict()}, path)
+    sixteen = gta_slowfast.build_model(
+        small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "DATA.NUM_FRAMES", 16))
+    with pytest.raises(ValueError, match=r"T=8 .*T=16"):
+        checkpoint.load_checkpoint(str(path), sixteen)
+    adapted = gta_slowfast.build_model(small_cfg(
+        "SSv2/C2D_GTA_8x1_R50.yaml", "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", "interpolate"))
+    checkpoint.load_checkpoint(str(path), adapted)
+    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    saved, loaded = eight.state_dict()[name], adapted.state_dict()[name]
+    assert loaded.shape[-2:] == (16, 16)
+    # Corners of a bilinear, align_corners resize keep their values, scaled by 8/16.
+    assert torch.allclose(loaded[..., 0, 0], saved[..., 0, 0] / 2)
+    assert torch.allclose(loaded[..., -1, -1], saved[..., -1, -1] / 2)

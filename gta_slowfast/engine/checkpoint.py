@@ -18,6 +18,7 @@ from gta_slowfast.engine.imagenet import (
     convert_torchvision_resnet,
     is_torchvision_resnet,
 )
+from gta_slowfast.models.global_temporal_attention import GlobalTemporalMixing
 
 logger = logging.getLogger(__name__)
 
@@ -127,17 +128,23 @@ def load_pretrained(path, checkpoint_type, model):
 def load_matching(model, state_dict, source):
     """Loads the entries of ``state_dict`` whose name and shape match.
 
-    Logs what starts from scratch and what in the file was not used.
+    GTA's T x T matrices saved for another clip length go to their module,
+    which resizes them (GTA.TEMPORAL_ADAPT: interpolate) or raises an error
+    naming both lengths. Logs what starts from scratch and what in the file
+    was not used.
     """
     own = model.state_dict()
+
+    def loadable(name, value):
+        if own[name].shape == value.shape:
+            return True
+        owner = model.get_submodule(name.rpartition(".")[0])
+        return isinstance(owner, GlobalTemporalMixing)
+
     matched = {
-        name: value
-        for name, value in state_dict.items()
-        if name in own and own[name].shape == value.shape
+        name: value for name, value in state_dict.items() if name in own and loadable(name, value)
     }
-    mismatched = sorted(
-        name for name, value in state_dict.items() if name in own and own[name].shape != value.shape
-    )
+    mismatched = sorted(name for name in state_dict if name in own and name not in matched)
     unused = sorted(name for name in state_dict if name not in own)
     from_scratch = sorted(name for name in own if name not in matched)
     model.load_state_dict(matched, strict=False)

@@ -114,7 +114,11 @@ def _is_period_epoch(epoch, period, cfg):
 
 
 def train(cfg):
-    """Trains, validates and checkpoints the model of ``cfg``."""
+    """Trains, validates and checkpoints the model of ``cfg``.
+
+    Returns:
+        nn.Module: the trained model (DDP-wrapped in a distributed job).
+    """
     setup_logging(cfg.OUTPUT_DIR)
     seed_everything(cfg)
     logger.info("Training with config:\n%s", cfg)
@@ -141,3 +145,4 @@ def train(cfg):
             save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, epoch, cfg)
         if _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg):
             eval_epoch(val_loader, model, epoch, cfg)
+    return model

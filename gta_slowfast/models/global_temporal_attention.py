@@ -19,6 +19,19 @@ def check_choice(key, value, allowed):
         )
 
 
+def resize_matrices(weight, num_frames):
+    """Bilinearly resizes (G, G, T, T) matrices to (G, G, T', T'), scaled by
+    T / T' so each output keeps the magnitude of an average over time."""
+    g, _, frames, _ = weight.shape
+    resized = F.interpolate(
+        weight.reshape(g * g, 1, frames, frames),
+        size=(num_frames, num_frames),
+        mode="bilinear",
+        align_corners=True,
+    )
+    return (frames / num_frames) * resized.reshape(g, g, num_frames, num_frames)
+
+
 class GlobalTemporalMixing(nn.Module):
     """Cross-channel multi-head global temporal attention (Eq. 5-7).
 
@@ -64,15 +77,22 @@ class GlobalTemporalMixing(nn.Module):
                     self.num_frames, num_frames
                 )
             )
-        g = self.num_groups
-        resized = F.interpolate(
-            self.weight.reshape(g * g, 1, self.num_frames, self.num_frames),
-            size=(num_frames, num_frames),
-            mode="bilinear",
-            align_corners=True,
-        )
-        scale = self.num_frames / num_frames
-        return scale * resized.reshape(g, g, num_frames, num_frames)
+        return resize_matrices(self.weight, num_frames)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Loads matrices saved for another clip length: an error naming both
+        lengths, or resized with GTA.TEMPORAL_ADAPT: interpolate."""
+        saved = state_dict.get(prefix + "weight")
+        if saved is not None and saved.shape[-1] != self.num_frames:
+            if self.temporal_adapt == "none":
+                raise ValueError(
+                    "{}weight holds T x T matrices for T={} frames but this "
+                    "model is built for T={} (DATA.NUM_FRAMES). Use the "
+                    "checkpoint's clip length, or set GTA.TEMPORAL_ADAPT: "
+                    "interpolate.".format(prefix, saved.shape[-1], self.num_frames)
+                )
+            state_dict[prefix + "weight"] = resize_matrices(saved, self.num_frames)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, value):
         """
