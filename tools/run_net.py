@@ -12,14 +12,10 @@ run with the plugin's models and datasets; otherwise the plugin's own loop.
 """
 
 import argparse
-import os
 import sys
 
 import gta_slowfast
-from gta_slowfast import compat
-from gta_slowfast.engine.launch import launch_job
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from gta_slowfast.engine.run import run_job
 
 
 def parse_args(argv=None):
@@ -39,17 +35,7 @@ def main(argv=None):
     cfg = gta_slowfast.load_config(args.cfg_file, args.opts)
     cfg.NUM_SHARDS = args.num_shards
     cfg.SHARD_ID = args.shard_id
-    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-    tools = compat.find_pyslowfast_tools(os.path.dirname(REPO_ROOT))
-    if tools is None:
-        from gta_slowfast.engine.test import test
-        from gta_slowfast.engine.train import train
-    else:
-        train, test = tools
-    if cfg.TRAIN.ENABLE:
-        launch_job(cfg, args.init_method, train)
-    if cfg.TEST.ENABLE:
-        launch_job(cfg, args.init_method, test)
+    run_job(cfg, args.init_method)
 
 
 if __name__ == "__main__":
