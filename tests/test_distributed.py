@@ -40,7 +40,7 @@ def tiny_cfg(data_dir, output_dir, shards):
         "TRAIN.BATCH_SIZE", 16, "DATA_LOADER.NUM_WORKERS", 0, "TEST.ENABLE", False,
         "SOLVER.OPTIMIZING_METHOD", "sgd", "SOLVER.MOMENTUM", 0.0, "SOLVER.NESTEROV", False,
         "SOLVER.BASE_LR", 0.05, "SOLVER.WARMUP_EPOCHS", 0.0, "SOLVER.LR_POLICY", "cosine",
-        "SOLVER.MAX_EPOCH", 1, "TRAIN.EVAL_PERIOD", 1, "TRAIN.CHECKPOINT_PERIOD", 1,
+        "SOLVER.MAX_EPOCH", 3, "TRAIN.EVAL_PERIOD", 3, "TRAIN.CHECKPOINT_PERIOD", 3,
         "SOLVER.WEIGHT_DECAY", 0.0,
     ])
     cfg.NUM_SHARDS = shards
@@ -84,12 +84,12 @@ def test_two_cpu_processes_train_one_model_like_a_single_process(tmp_path):
             updates_two.append((rank0[name] - value).flatten())
             updates_one.append((single[name] - value).flatten())
     updates_two, updates_one = torch.cat(updates_two), torch.cat(updates_one)
-    # One SGD step on the same 16 videos: the two runs differ only in their
+    # Three SGD steps, each on all 16 videos: the runs differ only in their
     # random frames and crops and in BatchNorm batches of 8 instead of 16, so
     # the updates point the same way with the same size (a sum of the two
     # processes' gradients instead of their mean would double it).
     cosine = torch.nn.functional.cosine_similarity(updates_two, updates_one, dim=0)
     ratio = updates_two.norm() / updates_one.norm()
     assert updates_one.norm() > 0
-    assert cosine > 0.4, float(cosine)
-    assert 0.7 < ratio < 1.4, float(ratio)
+    assert cosine > 0.5, float(cosine)  # 0.73 measured
+    assert 0.7 < ratio < 1.4, float(ratio)  # 0.97 measured
