@@ -7,15 +7,12 @@ import torch
 import torch.multiprocessing as mp
 
 import gta_slowfast
-from gta_slowfast.datasets.synthetic import generate_dataset
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import unwrap
 from gta_slowfast.engine.launch import launch_job
 from gta_slowfast.engine.train import train
 
-from conftest import REPO
-
-CONFIG = str(REPO / "configs" / "SSv2" / "synthetic" / "C2D_GTA_8x1_R50.yaml")
+from pipeline import CONFIG, make_tiny_dataset
 
 
 def train_and_dump(cfg):
@@ -48,9 +45,7 @@ def tiny_cfg(data_dir, output_dir, shards):
 
 
 def test_two_cpu_processes_train_one_model_like_a_single_process(tmp_path):
-    data = tmp_path / "data"
-    generate_dataset(str(data), num_pairs=2, train_per_class=4, val_per_class=1,
-                     num_frames=12, height=40, width=48, verbose=False)
+    data = make_tiny_dataset(tmp_path / "data")
     torch.manual_seed(0)
     initial = unwrap(gta_slowfast.build_model(tiny_cfg(data, tmp_path, 1))).state_dict()
 

@@ -9,19 +9,16 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import torch
 
-from gta_slowfast.datasets.synthetic import generate_dataset
 from gta_slowfast.engine.checkpoint import last_checkpoint
 
 from conftest import REPO
-
-CONFIG = str(REPO / "configs" / "SSv2" / "synthetic" / "C2D_GTA_8x1_R50.yaml")
+from pipeline import json_stats, make_tiny_dataset, run_net, run_net_command
 TRAIN_JSON = "something-something-v2-train.json"
 VAL_JSON = "something-something-v2-validation.json"
 CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})\.pyth$")
@@ -31,10 +28,7 @@ EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*")
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic_ssv2")
-    generate_dataset(str(out), num_pairs=2, train_per_class=4, val_per_class=2,
-                     num_frames=12, height=40, width=48, verbose=False)
-    return out
+    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
 
 
 @pytest.fixture(scope="module")
@@ -55,29 +49,6 @@ def copy_data(data_dir, tmp_path):
     return copy
 
 
-def command(data_dir, output_dir, *opts):
-    return [
-        sys.executable, str(REPO / "tools" / "run_net.py"), "--cfg", CONFIG, "--opts",
-        "DATA.PATH_TO_DATA_DIR", str(data_dir),
-        "DATA.PATH_PREFIX", str(data_dir / "videos"),
-        "OUTPUT_DIR", str(output_dir),
-        "MODEL.NUM_CLASSES", "4",
-        "GTA.DATA.RESIZE", "[40, 48]",
-        "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
-        "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
-        "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1",
-    ] + [str(o) for o in opts]
-
-
-def run_net(data_dir, output_dir, *opts):
-    """Runs tools/run_net.py; the CompletedProcess, with ``.output`` the
-    stdout and stderr together."""
-    result = subprocess.run(command(data_dir, output_dir, *opts), capture_output=True,
-                            text=True, cwd=REPO, timeout=600)
-    result.output = result.stdout + result.stderr
-    return result
-
-
 def tail(result, chars=3000):
     return "exit {}\n{}\n{}".format(result.returncode, result.stdout[-chars:],
                                     result.stderr[-chars:])
@@ -91,20 +62,6 @@ def error_message(result):
         if EXCEPTION_LINE.match(lines[start]):
             return "\n".join(lines[start:])
     return result.stderr[-2000:]
-
-
-def json_stats(output_dir, kind):
-    path = os.path.join(output_dir, "json_stats.log")
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as stream:
-        for line in stream:
-            try:
-                rows.append(json.loads(line))
-            except ValueError:  # a line being written while we read
-                continue
-    return [row for row in rows if row["_type"] == kind]
 
 
 def warning_lines(output):
@@ -137,7 +94,7 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes(data_dir, tmp_path):
     opts = ("SOLVER.MAX_EPOCH", 6, "TRAIN.CHECKPOINT_PERIOD", 1,
             "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
     with open(tmp_path / "killed.log", "w") as log:
-        process = subprocess.Popen(command(data_dir, out, *opts), stdout=log,
+        process = subprocess.Popen(run_net_command(data_dir, out, *opts), stdout=log,
                                    stderr=subprocess.STDOUT, cwd=REPO)
     try:
         deadline = time.monotonic() + 300

@@ -9,42 +9,19 @@ import sys
 import numpy as np
 import pytest
 
-from gta_slowfast.datasets.synthetic import generate_dataset
-
 from conftest import REPO
-
-CONFIG = str(REPO / "configs" / "SSv2" / "synthetic" / "C2D_GTA_8x1_R50.yaml")
+from pipeline import json_stats, make_tiny_dataset, run_net as run
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic_ssv2")
-    generate_dataset(str(out), num_pairs=2, train_per_class=4, val_per_class=2,
-                     num_frames=12, height=40, width=48, verbose=False)
-    return out
+    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
 
 
 def run_net(data_dir, output_dir, *opts):
-    command = [
-        sys.executable, str(REPO / "tools" / "run_net.py"), "--cfg", CONFIG, "--opts",
-        "DATA.PATH_TO_DATA_DIR", str(data_dir),
-        "DATA.PATH_PREFIX", str(data_dir / "videos"),
-        "OUTPUT_DIR", str(output_dir),
-        "MODEL.NUM_CLASSES", "4",
-        "GTA.DATA.RESIZE", "[40, 48]",
-        "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
-        "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
-        "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1",
-    ] + [str(o) for o in opts]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    result = run(data_dir, output_dir, *opts)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
-def json_stats(output_dir, kind):
-    with open(os.path.join(output_dir, "json_stats.log")) as stream:
-        rows = [json.loads(line) for line in stream]
-    return [row for row in rows if row["_type"] == kind]
+    return result.output
 
 
 def test_train_resume_test_ensemble(data_dir, tmp_path):

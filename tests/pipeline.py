@@ -1,0 +1,65 @@
+"""Driving the real pipeline in tests: a tiny synthetic SSv2 and
+tools/run_net.py with the demo config shrunk to CPU-test size."""
+
+import json
+import os
+import subprocess
+import sys
+
+from gta_slowfast.datasets.synthetic import generate_dataset
+
+from conftest import REPO
+
+CONFIG = str(REPO / "configs" / "SSv2" / "synthetic" / "C2D_GTA_8x1_R50.yaml")
+
+
+def make_tiny_dataset(out):
+    """2 class pairs, 4 training and 2 validation videos per class, 12
+    frames of 40 x 48 pixels, in the official SSv2 layout under ``out``."""
+    generate_dataset(str(out), num_pairs=2, train_per_class=4, val_per_class=2,
+                     num_frames=12, height=40, width=48, verbose=False)
+    return out
+
+
+def tiny_opts(data_dir, output_dir):
+    """--opts that point the demo config at a tiny data set, shrunk."""
+    return [
+        "DATA.PATH_TO_DATA_DIR", str(data_dir),
+        "DATA.PATH_PREFIX", str(data_dir / "videos"),
+        "OUTPUT_DIR", str(output_dir),
+        "MODEL.NUM_CLASSES", "4",
+        "GTA.DATA.RESIZE", "[40, 48]",
+        "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
+        "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
+        "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1",
+    ]
+
+
+def run_net_command(data_dir, output_dir, *opts):
+    return [sys.executable, str(REPO / "tools" / "run_net.py"), "--cfg", CONFIG, "--opts"] + (
+        tiny_opts(data_dir, output_dir) + [str(o) for o in opts]
+    )
+
+
+def run_net(data_dir, output_dir, *opts):
+    """Runs tools/run_net.py; the CompletedProcess, with ``.output`` the
+    stdout and stderr together."""
+    result = subprocess.run(run_net_command(data_dir, output_dir, *opts),
+                            capture_output=True, text=True, cwd=REPO, timeout=600)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def json_stats(output_dir, kind):
+    """The json stats lines of type ``kind`` in OUTPUT_DIR/json_stats.log."""
+    path = os.path.join(output_dir, "json_stats.log")
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as stream:
+        for line in stream:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:  # a line being written while we read
+                continue
+    return [row for row in rows if row["_type"] == kind]
