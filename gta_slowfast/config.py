@@ -106,6 +106,14 @@ def add_gta_config(cfg):
     return cfg
 
 
+def check_choice(key, value, allowed):
+    """Raises ValueError naming config ``key`` unless ``value`` is allowed."""
+    if value not in allowed:
+        raise ValueError(
+            "{} '{}' is not valid; allowed values: {}".format(key, value, list(allowed))
+        )
+
+
 def get_cfg():
     """PySlowFast's default config plus the plugin's keys.
 

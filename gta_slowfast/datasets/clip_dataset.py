@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from slowfast.datasets.build import DATASET_REGISTRY
 
+from gta_slowfast.config import check_choice
 from gta_slowfast.datasets import sampling, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.models.video_models import is_multi_pathway
@@ -85,10 +86,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             ValueError: an unknown mode or sampling, or no video.
         """
         check_mode(mode)
-        if sampling_method not in SAMPLINGS:
-            raise ValueError(
-                "GTA.DATA.SAMPLING is '{}'; allowed: {}.".format(sampling_method, SAMPLINGS)
-            )
+        check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
         if not video_paths:
             raise ValueError(
                 "No videos in the {} split: {} lists none.".format(mode, annotation_file)

@@ -22,6 +22,7 @@ import logging
 import os
 from collections import OrderedDict
 
+from gta_slowfast.config import check_choice
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 
 logger = logging.getLogger(__name__)
@@ -152,10 +153,7 @@ class Gta_ssv2(VideoClipDataset):  # noqa: N801
         """
         check_mode(mode)
         data_format = cfg.GTA.DATA.SSV2_FORMAT
-        if data_format not in FORMATS:
-            raise ValueError(
-                "GTA.DATA.SSV2_FORMAT is '{}'; allowed: {}.".format(data_format, FORMATS)
-            )
+        check_choice("GTA.DATA.SSV2_FORMAT", data_format, FORMATS)
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
         class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])

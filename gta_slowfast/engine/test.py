@@ -18,7 +18,7 @@ from gta_slowfast.models import build_model
 logger = logging.getLogger(__name__)
 
 
-def test_checkpoint(cfg):
+def checkpoint_to_test(cfg):
     """TEST.CHECKPOINT_FILE_PATH, else OUTPUT_DIR's last checkpoint, else
     TRAIN.CHECKPOINT_FILE_PATH, else None."""
     return (
@@ -58,7 +58,7 @@ def test(cfg):
     """Tests the model of ``cfg``; returns the final stats."""
     setup_logging(cfg.OUTPUT_DIR)
     model = build_model(cfg)
-    checkpoint = test_checkpoint(cfg)
+    checkpoint = checkpoint_to_test(cfg)
     if checkpoint:
         load_pretrained(checkpoint, cfg.TEST.CHECKPOINT_TYPE, model)
     else:

@@ -7,16 +7,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gta_slowfast.config import check_choice
+
 TEMPORAL_ADAPT_MODES = ("none", "interpolate")
 REGION_ASSIGNMENT_MODES = ("dynamic", "static")
-
-
-def check_choice(key, value, allowed):
-    """Raises ValueError naming config ``key`` unless ``value`` is allowed."""
-    if value not in allowed:
-        raise ValueError(
-            "{} '{}' is not valid; allowed values: {}".format(key, value, list(allowed))
-        )
 
 
 def resize_matrices(weight, num_frames):
