@@ -1,0 +1,226 @@
+"""Pictures of what the attention blocks learned (paper Figures 1, 3, 4, 6):
+the sampled frames, GTA's T x T matrices, Region GTA's regions, and the
+attention of one query pixel in NL and DNL blocks. All saved as PNG."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from gta_slowfast import compat  # noqa: E402
+from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
+from gta_slowfast.models import DecoupledAttentionBlock  # noqa: E402
+from gta_slowfast.models.attention import sinusoidal_position_encoding  # noqa: E402
+
+
+def read_test_clip(cfg, path):
+    """One clip of ``path`` through the config's test pipeline (1 view, the
+    centre crop).
+
+    Returns:
+        tuple: model inputs (list of (1, 3, T, S, S) per pathway) and the
+            displayed frames, float (T, S, S, 3) in [0, 1] (fast pathway).
+    """
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = 1
+    cfg.TEST.NUM_SPATIAL_CROPS = 1
+    dataset = VideoClipDataset(
+        cfg, "test", annotation_file=path, video_paths=[path], video_labels=[0],
+        class_names=None, sampling_method=cfg.GTA.DATA.SAMPLING,
+        resize_to=cfg.GTA.DATA.RESIZE,
+    )
+    inputs, _, _, _, meta = dataset[0]
+    if not meta["valid"]:
+        raise ValueError("Cannot read the video {}".format(path))
+    mean = torch.tensor(cfg.DATA.MEAN)[:, None, None, None]
+    std = torch.tensor(cfg.DATA.STD)[:, None, None, None]
+    frames = (inputs[-1] * std + mean).clamp(0, 1).permute(1, 2, 3, 0).numpy()
+    return [x[None] for x in inputs], frames
+
+
+def block_inputs(model, inputs):
+    """Runs ``model`` once and returns {name: (block, its input (N, C, T, H, W))}
+    for every attention block (NL and the plugin's)."""
+    captured = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, (compat.Nonlocal, DecoupledAttentionBlock)):
+            hooks.append(module.register_forward_hook(
+                lambda m, args, out, name=name: captured.__setitem__(name, (m, args[0]))))
+    with torch.no_grad():
+        model(inputs)
+    for hook in hooks:
+        hook.remove()
+    return captured
+
+
+def _save(figure, path):
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def save_frames(frames, path):
+    """The T sampled frames in a row."""
+    figure, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.8), squeeze=False)
+    for t, axis in enumerate(axes[0]):
+        axis.imshow(frames[t])
+        axis.set_title("t={}".format(t), fontsize=8)
+        axis.axis("off")
+    return _save(figure, path)
+
+
+def save_matrices(weight, title, path):
+    """A G x G grid of the T x T matrices M[g, k] (group g: row, head k:
+    column); output time on the vertical axis."""
+    weight = weight.detach().cpu().numpy()
+    groups = weight.shape[0]
+    limit = np.abs(weight).max()
+    figure, axes = plt.subplots(groups, groups, figsize=(1.2 * groups, 1.2 * groups), squeeze=False)
+    for g in range(groups):
+        for k in range(groups):
+            axes[g][k].imshow(weight[g, k], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[g][k].set_xticks([])
+            axes[g][k].set_yticks([])
+            if g == 0:
+                axes[g][k].set_title("head {}".format(k), fontsize=7)
+            if k == 0:
+                axes[g][k].set_ylabel("group {}".format(g), fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)
+
+
+@torch.no_grad()
+def save_regions(block, block_input, frames, path):
+    """Each pixel's share of every region, over the frames: one row per
+    region, maps upsampled onto the frames (paper Figures 4 and 6)."""
+    value, _ = block.spatial_stage(block_input)
+    shares = torch.softmax(block.region_assignment(value), dim=2)[0]  # (T, R, HW)
+    t, regions = shares.shape[:2]
+    h, w = block_input.shape[-2:]
+    shares = shares.reshape(t, regions, h, w).cpu().numpy()
+    figure, axes = plt.subplots(regions + 1, t, figsize=(1.4 * t, 1.4 * (regions + 1)), squeeze=False)
+    for time_index in range(t):
+        frame = frames[min(time_index * len(frames) // t, len(frames) - 1)]
+        axes[0][time_index].imshow(frame)
+        for r in range(regions):
+            axes[r + 1][time_index].imshow(frame)
+            axes[r + 1][time_index].imshow(
+                shares[time_index, r], cmap="jet", alpha=0.5, vmin=0, vmax=1,
+                extent=(-0.5, frame.shape[1] - 0.5, frame.shape[0] - 0.5, -0.5),
+            )
+        for row in range(regions + 1):
+            axes[row][time_index].axis("off")
+    for r in range(regions):
+        axes[r + 1][0].set_title("region {}".format(r), fontsize=7, loc="left")
+    return _save(figure, path)
+
+
+@torch.no_grad()
+def query_attention(block, block_input, query):
+    """Attention weights of one query pixel (paper Figures 1 and 3).
+
+    Args:
+        block: PySlowFast's Nonlocal, or a DecoupledAttentionBlock with SA
+            and/or TA.
+        block_input (Tensor): (1, C, T, H, W).
+        query (tuple): (t, y, x) on the block's grid.
+    Returns:
+        dict: "spacetime" (T', H', W') for NL over its (pooled) keys;
+            "spatial" (H', W') in the query's frame and "temporal" (T,) at
+            the query pixel for decoupled blocks, where present.
+    """
+    t, y, x = query
+    if isinstance(block, compat.Nonlocal):
+        theta = block.conv_theta(block_input)[0, :, t, y, x]
+        keys_input = block.pool(block_input) if block.use_pool else block_input
+        phi = block.conv_phi(keys_input)[0]
+        scores = torch.einsum("c,cthw->thw", theta, phi)
+        if block.instantiation == "softmax":
+            weights = torch.softmax(scores.flatten() * block.dim_inner ** -0.5, 0)
+        else:
+            weights = scores.flatten() / scores.numel()
+        return {"spacetime": weights.reshape(scores.shape)}
+    maps = {}
+    if block.spec.spatial:
+        keys_input = block_input if block.pool is None else block.pool(block_input)
+        q = block.conv_query_spatial(block_input)[0, :, t, y, x]
+        k = block.conv_key_spatial(keys_input)[0, :, t]
+        scores = torch.einsum("c,chw->hw", q, k) * block.dim_key ** -0.5
+        maps["spatial"] = torch.softmax(scores.flatten(), 0).reshape(scores.shape)
+    if block.spec.temporal_attention:
+        q = block.conv_query_temporal(block_input)[0, :, :, y, x]
+        k = block.conv_key_temporal(block_input)[0, :, :, y, x]
+        if block.spec.positional_encoding:
+            encoding = sinusoidal_position_encoding(q.shape[1], block.dim_key, dtype=q.dtype)
+            q, k = q + encoding, k + encoding
+        scores = (q[:, t, None] * k).sum(0) * block.dim_key ** -0.5
+        maps["temporal"] = torch.softmax(scores, 0)
+    return maps
+
+
+def save_query_attention(maps, frames, query, grid, path):
+    """Plots the maps of ``query_attention`` over the frames."""
+    t, y, x = query
+    rows = []
+    if "spacetime" in maps:
+        rows.append(("NL: space-time attention", maps["spacetime"]))
+    if "spatial" in maps:
+        rows.append(("spatial attention (query frame)", maps["spatial"][None]))
+    num_frames = len(frames)
+    figure, axes = plt.subplots(len(rows) + 1 + ("temporal" in maps), num_frames,
+                                figsize=(1.5 * num_frames, 1.6 * (len(rows) + 2)), squeeze=False)
+    height, width = frames.shape[1:3]
+    scale_y, scale_x = height / grid[0], width / grid[1]
+    for column in range(num_frames):
+        axes[0][column].imshow(frames[column])
+        if column * grid[2] // num_frames == t:
+            axes[0][column].plot([(x + 0.5) * scale_x], [(y + 0.5) * scale_y], "rx", ms=8, mew=2)
+    for row, (title, weights) in enumerate(rows, start=1):
+        weights = weights.cpu().numpy()
+        for column in range(num_frames):
+            index = 0 if len(weights) == 1 else min(column * len(weights) // num_frames, len(weights) - 1)
+            if len(weights) == 1 and column * grid[2] // num_frames != t:
+                continue
+            axes[row][column].imshow(frames[column])
+            axes[row][column].imshow(weights[index], cmap="jet", alpha=0.5,
+                                     extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+        axes[row][0].set_title(title, fontsize=8, loc="left")
+    if "temporal" in maps:
+        axis = figure.add_subplot(len(axes), 1, len(axes))
+        axis.bar(range(len(maps["temporal"])), maps["temporal"].cpu().numpy())
+        axis.set_title("temporal attention at the query pixel", fontsize=8)
+        axis.set_xlabel("t")
+    for row in axes:
+        for axis in row:
+            axis.axis("off")
+    return _save(figure, path)
+
+
+def visualize(model, inputs, frames, out_dir):
+    """Writes every picture for ``model`` on one clip; returns the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [save_frames(frames, os.path.join(out_dir, "frames.png"))]
+    for name, (block, block_input) in block_inputs(model, inputs).items():
+        tag = name.replace(".", "_")
+        _, _, t, h, w = block_input.shape
+        query = (t // 2, h // 2, w // 2)
+        if isinstance(block, DecoupledAttentionBlock):
+            for mixing in ("pixel_mixing", "region_mixing"):
+                if hasattr(block, mixing):
+                    paths.append(save_matrices(
+                        getattr(block, mixing).weight, "{} {}: M[g, k]".format(name, mixing),
+                        os.path.join(out_dir, "{}_{}.png".format(tag, mixing))))
+            if block.spec.region_gta:
+                paths.append(save_regions(block, block_input, frames,
+                                          os.path.join(out_dir, "{}_regions.png".format(tag))))
+        maps = query_attention(block, block_input, query)
+        if maps:
+            paths.append(save_query_attention(maps, frames, query, (h, w, t),
+                                              os.path.join(out_dir, "{}_query.png".format(tag))))
+    return paths

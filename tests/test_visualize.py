@@ -1,0 +1,65 @@
+"""tools/visualize.py writes the pictures of a checkpoint's attention."""
+
+import importlib.util
+
+import cv2
+import pytest
+import torch
+
+import gta_slowfast
+from gta_slowfast.visualization import block_inputs, query_attention, read_test_clip
+
+from conftest import REPO
+from pipeline import CONFIG, make_tiny_dataset, tiny_opts
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    data = make_tiny_dataset(tmp_path_factory.mktemp("data"))
+    return next((data / "videos").iterdir())
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("visualize", REPO / "tools" / "visualize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "block, expected",
+    [("GTA", ["pixel_mixing", "region_mixing", "regions", "query"]),
+     ("NL", ["query"]), ("DNL", ["query"])],
+)
+def test_pictures_per_block(tmp_path, video, block, expected):
+    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block]
+    cfg = gta_slowfast.load_config(CONFIG, opts)
+    cfg.NUM_GPUS = 0
+    checkpoint = tmp_path / "model.pyth"
+    torch.save({"model_state": gta_slowfast.build_model(cfg).state_dict(), "epoch": 0}, checkpoint)
+    out = tmp_path / "pictures"
+    load_tool().main(["--cfg", CONFIG, "--checkpoint", str(checkpoint), "--video", str(video),
+                      "--out", str(out), "--opts"] + opts + ["GTA.BLOCK", block])
+    names = sorted(p.name for p in out.iterdir())
+    assert "frames.png" in names
+    for stage, index in (("s3", 1), ("s3", 3), ("s4", 1), ("s4", 3), ("s4", 5)):
+        for kind in expected:
+            assert "{}_pathway0_nonlocal{}_{}.png".format(stage, index, kind) in names
+    for name in names:
+        image = cv2.imread(str(out / name))
+        assert image is not None and image.shape[0] > 50 and image.shape[1] > 50, name
+
+
+@pytest.mark.parametrize("block, keys", [("NL", {"spacetime"}), ("DNL", {"spatial", "temporal"})])
+def test_query_attention_is_a_distribution(tmp_path, video, block, keys):
+    cfg = gta_slowfast.load_config(CONFIG, tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block])
+    cfg.NUM_GPUS = 0
+    model = gta_slowfast.build_model(cfg).eval()
+    inputs, frames = read_test_clip(cfg, str(video))
+    assert frames.shape == (8, 32, 32, 3) and 0 <= frames.min() and frames.max() <= 1
+    for module, block_input in block_inputs(model, inputs).values():
+        maps = query_attention(module, block_input, (2, 1, 1))
+        assert set(maps) == keys
+        for weights in maps.values():
+            assert torch.all(weights >= 0)
+            assert weights.sum().item() == pytest.approx(1.0, abs=1e-5)
