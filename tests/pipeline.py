@@ -1,6 +1,7 @@
 """Driving the real pipeline in tests: a tiny synthetic SSv2 and
 tools/run_net.py with the demo config shrunk to CPU-test size."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -63,3 +64,11 @@ def json_stats(output_dir, kind):
             except ValueError:  # a line being written while we read
                 continue
     return [row for row in rows if row["_type"] == kind]
+
+
+def load_tool(name):
+    """Imports ``tools/<name>.py`` (tools/ is not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

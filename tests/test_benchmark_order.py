@@ -1,25 +1,16 @@
 """tools/benchmark_order.py: the within-pair accuracy, and a tiny run."""
 
-import importlib.util
 import json
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
-from pipeline import make_tiny_dataset
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("benchmark_order", REPO / "tools" / "benchmark_order.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from pipeline import load_tool, make_tiny_dataset
 
 
 def test_within_pair_accuracy_compares_a_class_with_its_reversal(tmp_path):
-    tool = load_tool()
+    tool = load_tool("benchmark_order")
     partners = {0: 1, 1: 0, 2: 3, 3: 2}
     # Video 0 (class 0): wrong overall (class 2 wins) but right within its
     # pair (0 beats 1). Video 1 (class 3): right overall and within.
@@ -37,7 +28,7 @@ def test_within_pair_accuracy_compares_a_class_with_its_reversal(tmp_path):
 def test_tiny_run_writes_table_and_curves(tmp_path):
     data = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
-    tool = load_tool()
+    tool = load_tool("benchmark_order")
     tool.main(["--data", str(data), "--out", str(out), "--epochs", "1",
                "--models", "baseline", "GTA", "--opts",
                "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", "32",

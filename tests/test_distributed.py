@@ -12,7 +12,7 @@ from gta_slowfast.engine.checkpoint import unwrap
 from gta_slowfast.engine.launch import launch_job
 from gta_slowfast.engine.train import train
 
-from pipeline import CONFIG, make_tiny_dataset
+from pipeline import CONFIG, make_tiny_dataset, tiny_opts
 
 
 def train_and_dump(cfg):
@@ -29,12 +29,9 @@ def free_port():
 
 
 def tiny_cfg(data_dir, output_dir, shards):
-    cfg = gta_slowfast.load_config(CONFIG, [
-        "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(data_dir / "videos"),
-        "OUTPUT_DIR", str(output_dir), "MODEL.NUM_CLASSES", 4,
-        "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", 32, "DATA.TEST_CROP_SIZE", 32,
+    cfg = gta_slowfast.load_config(CONFIG, tiny_opts(data_dir, output_dir) + [
         "GTA.DATA.CROP_SCALES", "[1.0]", "GTA.DATA.RANDOM_FLIP", False,
-        "TRAIN.BATCH_SIZE", 16, "DATA_LOADER.NUM_WORKERS", 0, "TEST.ENABLE", False,
+        "TRAIN.BATCH_SIZE", 16, "TEST.ENABLE", False,
         "SOLVER.OPTIMIZING_METHOD", "sgd", "SOLVER.MOMENTUM", 0.0, "SOLVER.NESTEROV", False,
         "SOLVER.BASE_LR", 0.05, "SOLVER.WARMUP_EPOCHS", 0.0, "SOLVER.LR_POLICY", "cosine",
         "SOLVER.MAX_EPOCH", 3, "TRAIN.EVAL_PERIOD", 3, "TRAIN.CHECKPOINT_PERIOD", 3,

@@ -1,6 +1,5 @@
 """tools/visualize.py writes the pictures of a checkpoint's attention."""
 
-import importlib.util
 
 import cv2
 import pytest
@@ -9,21 +8,13 @@ import torch
 import gta_slowfast
 from gta_slowfast.visualization import block_inputs, query_attention, read_test_clip
 
-from conftest import REPO
-from pipeline import CONFIG, make_tiny_dataset, tiny_opts
+from pipeline import CONFIG, load_tool, make_tiny_dataset, tiny_opts
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     data = make_tiny_dataset(tmp_path_factory.mktemp("data"))
     return next((data / "videos").iterdir())
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("visualize", REPO / "tools" / "visualize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -38,7 +29,7 @@ def test_pictures_per_block(tmp_path, video, block, expected):
     checkpoint = tmp_path / "model.pyth"
     torch.save({"model_state": gta_slowfast.build_model(cfg).state_dict(), "epoch": 0}, checkpoint)
     out = tmp_path / "pictures"
-    load_tool().main(["--cfg", CONFIG, "--checkpoint", str(checkpoint), "--video", str(video),
+    load_tool("visualize").main(["--cfg", CONFIG, "--checkpoint", str(checkpoint), "--video", str(video),
                       "--out", str(out), "--opts"] + opts + ["GTA.BLOCK", block])
     names = sorted(p.name for p in out.iterdir())
     assert "frames.png" in names
