@@ -2,9 +2,11 @@
 
 FLOPs are fvcore's: one multiply-add counts as one FLOP; convolutions,
 matmul/einsum/bmm, linear layers and batch norm are counted; softmax,
-additions, pooling and means count zero. fvcore 0.1.5 does not know
-``scaled_dot_product_attention``, so it is counted here as its two matrix
-products, Lq x Lk x (Dk + Dv) multiply-adds per batch element.
+additions, pooling and means count zero. fvcore 0.1.5 does not know three
+ops the attention blocks use, counted here the same way:
+``scaled_dot_product_attention`` as its two matrix products, Lq x Lk x
+(Dk + Dv) multiply-adds per batch element; ``baddbmm`` as its ``bmm``; and
+GTA's ``MixGroupsOverTime`` as G x T multiply-adds per output element.
 """
 
 import math
@@ -12,6 +14,7 @@ import math
 import torch
 from fvcore.nn import FlopCountAnalysis
 
+from gta_slowfast.models.global_temporal_attention import MixGroupsOverTime
 from gta_slowfast.models.video_models import is_multi_pathway
 
 
@@ -20,6 +23,18 @@ def scaled_dot_product_attention_flop_jit(inputs, outputs):
     query, key, value = (inputs[i].type().sizes() for i in range(3))
     batch = math.prod(query[:-2])
     return batch * query[-2] * key[-2] * (query[-1] + value[-1])
+
+
+def baddbmm_flop_jit(inputs, outputs):
+    """fvcore handle: multiply-adds of input + batch1 @ batch2."""
+    batch, rows, inner = inputs[1].type().sizes()
+    return batch * rows * inner * inputs[2].type().sizes()[-1]
+
+
+def mix_groups_over_time_flop_jit(inputs, outputs):
+    """fvcore handle: each output sums G groups x T frames."""
+    groups, _, _, frames = inputs[0].type().sizes()
+    return math.prod(outputs[0].type().sizes()) * groups * frames
 
 
 def clip_inputs(cfg, crop_size=None, batch_size=1):
@@ -44,7 +59,9 @@ def count_gflops(model, inputs):
     """GFLOPs (multiply-adds, fvcore convention) of ``model(inputs)``."""
     analysis = FlopCountAnalysis(model, (inputs,))
     analysis.set_op_handle(
-        "aten::scaled_dot_product_attention", scaled_dot_product_attention_flop_jit
+        "aten::scaled_dot_product_attention", scaled_dot_product_attention_flop_jit,
+        "aten::baddbmm", baddbmm_flop_jit,
+        "prim::PythonOp." + MixGroupsOverTime.__name__, mix_groups_over_time_flop_jit,
     )
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return analysis.total() / 1e9

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from gta_slowfast import compat  # noqa: E402
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
 from gta_slowfast.models import DecoupledAttentionBlock  # noqa: E402
-from gta_slowfast.models.attention import sinusoidal_position_encoding  # noqa: E402
+from gta_slowfast.models.attention import max_pool_hw, sinusoidal_position_encoding  # noqa: E402
 
 
 def read_test_clip(cfg, path):
@@ -99,11 +99,11 @@ def save_matrices(weight, title, path):
 def save_regions(block, block_input, frames, path):
     """Each pixel's share of every region, over the frames: one row per
     region, maps upsampled onto the frames (paper Figures 4 and 6)."""
-    value, _ = block.spatial_stage(block_input)
-    shares = torch.softmax(block.region_assignment(value), dim=2)[0]  # (T, R, HW)
-    t, regions = shares.shape[:2]
     h, w = block_input.shape[-2:]
-    shares = shares.reshape(t, regions, h, w).cpu().numpy()
+    value, _ = block.spatial_stage(block_input, block.input_projections(block_input))
+    _, shares = block.region_assignment(value, (h, w))
+    t, _, regions = shares.shape[1:]
+    shares = shares[0].transpose(1, 2).reshape(t, regions, h, w).cpu().numpy()
     figure, axes = plt.subplots(regions + 1, t, figsize=(1.4 * t, 1.4 * (regions + 1)), squeeze=False)
     for time_index in range(t):
         frame = frames[min(time_index * len(frames) // t, len(frames) - 1)]
@@ -147,19 +147,26 @@ def query_attention(block, block_input, query):
             weights = scores.flatten() / scores.numel()
         return {"spacetime": weights.reshape(scores.shape)}
     maps = {}
+    pixels = block_input[0].flatten(2).permute(1, 2, 0)  # (T, H*W, C)
+    width = block_input.shape[-1]
     if block.spec.spatial:
-        keys_input = block_input if block.pool is None else block.pool(block_input)
-        q = block.conv_query_spatial(block_input)[0, :, t, y, x]
-        k = block.conv_key_spatial(keys_input)[0, :, t]
-        scores = torch.einsum("c,chw->hw", q, k) * block.dim_key ** -0.5
-        maps["spatial"] = torch.softmax(scores.flatten(), 0).reshape(scores.shape)
+        keys_input = pixels[None]
+        if block.pool_size is not None:
+            keys_input = max_pool_hw(keys_input, block.pool_size, *block_input.shape[-2:])
+            grid = [size // pool for size, pool in zip(block_input.shape[-2:], block.pool_size)]
+        else:
+            grid = list(block_input.shape[-2:])
+        q = block.query_spatial(pixels[t, y * width + x])
+        k = block.key_spatial(keys_input[0, t])  # (h*w, Dk)
+        scores = (k @ q) * block.dim_key ** -0.5
+        maps["spatial"] = torch.softmax(scores, 0).reshape(grid)
     if block.spec.temporal_attention:
-        q = block.conv_query_temporal(block_input)[0, :, :, y, x]
-        k = block.conv_key_temporal(block_input)[0, :, :, y, x]
+        q = block.query_temporal(pixels[:, y * width + x])  # (T, Dk)
+        k = block.key_temporal(pixels[:, y * width + x])
         if block.spec.positional_encoding:
-            encoding = sinusoidal_position_encoding(q.shape[1], block.dim_key, dtype=q.dtype)
+            encoding = sinusoidal_position_encoding(q.shape[0], block.dim_key, dtype=q.dtype)
             q, k = q + encoding, k + encoding
-        scores = (q[:, t, None] * k).sum(0) * block.dim_key ** -0.5
+        scores = (k @ q[t]) * block.dim_key ** -0.5
         maps["temporal"] = torch.softmax(scores, 0)
     return maps
 

@@ -11,7 +11,7 @@ from conftest import REPO
 
 def test_quick_run_reports_every_case_against_nl():
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "benchmark_speed.py"), "--quick", "--repeats", "1",
+        [sys.executable, str(REPO / "tools" / "benchmark_speed.py"), "--quick", "--repeats", "1", "--rounds", "1",
          "--json"],
         capture_output=True, text=True, check=True, cwd=REPO,
     )

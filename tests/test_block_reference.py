@@ -12,6 +12,7 @@ import torch
 
 from gta_slowfast.models.block_spec import BlockSpec
 from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
+from gta_slowfast.models.global_temporal_attention import GlobalTemporalMixing
 
 C = 32
 N = 2
@@ -23,13 +24,13 @@ R = 3
 # ----------------------------------------------------------------------------
 
 
-def _conv(conv, x):
+def _conv(layer, x):
     """1x1x1 conv by hand: W @ x + b over the channel axis of (N, C, ...)."""
-    weight = conv.weight[:, :, 0, 0, 0]
+    weight = layer.weight
     flat = x.reshape(x.shape[0], x.shape[1], -1)
     out = torch.matmul(weight, flat)
-    if conv.bias is not None:
-        out = out + conv.bias[None, :, None]
+    if layer.bias is not None:
+        out = out + layer.bias[None, :, None]
     return out.reshape((x.shape[0], weight.shape[0]) + tuple(x.shape[2:]))
 
 
@@ -48,6 +49,7 @@ def _maxpool_hw(x, kh, kw):
 
 
 def _position_encoding(dim, length):
+    """(dim, T): row 2i sin(t / 10000^(2i/dim)), row 2i+1 the cos."""
     pe = torch.zeros(dim, length, dtype=torch.float64)
     for i in range(dim // 2):
         denom = 10000.0 ** (2.0 * i / dim)
@@ -119,15 +121,15 @@ def reference_residual(block, spec, x, pool=None, groups=4):
     with torch.no_grad():
         n, c, t, h, w = x.shape
         dk = c // 4
-        value = _conv(block.conv_value, x)  # (N, D, T, H, W)
+        value = _conv(block.value, x)  # (N, D, T, H, W)
         d = value.shape[1]
         terms = []
         v_hat = value
         if spec.spatial:
-            q = _conv(block.conv_query_spatial, x)
+            q = _conv(block.query_spatial, x)
             px = x if pool is None else _maxpool_hw(x, *pool)
             pv = value if pool is None else _maxpool_hw(value, *pool)
-            k = _conv(block.conv_key_spatial, px)
+            k = _conv(block.key_spatial, px)
             a_s = torch.zeros_like(value)
             for i in range(n):
                 for f in range(t):
@@ -139,8 +141,8 @@ def reference_residual(block, spec, x, pool=None, groups=4):
             terms.append(a_s)
             v_hat = value + a_s
         if spec.temporal_attention:
-            q = _conv(block.conv_query_temporal, x)
-            k = _conv(block.conv_key_temporal, x)
+            q = _conv(block.query_temporal, x)
+            k = _conv(block.key_temporal, x)
             if spec.positional_encoding:
                 pe = _position_encoding(dk, t)[None, :, :, None, None]
                 q = q + pe
@@ -161,12 +163,12 @@ def reference_residual(block, spec, x, pool=None, groups=4):
             terms.append(mixed.reshape(n, d, t, h, w))
         out = torch.zeros(n, c, t, h, w, dtype=x.dtype)
         if terms:
-            out = out + _conv(block.conv_out, sum(terms))
+            out = out + _conv(block.proj_out, sum(terms))
         if spec.region_gta:
             ra = block.region_assignment
             vf = v_hat.reshape(n, d, t, h * w)
             if ra.mode == "dynamic":
-                logits = _conv(ra.conv, vf)  # (N, R, T, HW)
+                logits = _conv(ra.proj, vf)  # (N, R, T, HW)
             else:
                 logits = ra.logits.detach().permute(1, 0, 2)[None].expand(n, -1, -1, -1)
             r = logits.shape[1]
@@ -178,7 +180,7 @@ def reference_residual(block, spec, x, pool=None, groups=4):
                     regions[i, :, f] = vf[i, :, f] @ assign[i, f].T
             mats = _mixing_matrices(block.region_mixing, t)
             mixed = _mix(mats, regions, groups)
-            projected = _conv(block.conv_out_region, mixed)  # (N, C, T, R)
+            projected = _conv(block.proj_out_region, mixed)  # (N, C, T, R)
             back = assign / assign.sum(dim=2, keepdim=True)  # over regions
             region_term = torch.zeros(n, c, t, h * w, dtype=x.dtype)
             for i in range(n):
@@ -333,8 +335,8 @@ def test_identity_at_init(name, train):
 
 # Biases that would add the same constant to every logit of one softmax row
 # (the softmax is invariant to them) must not exist.
-SHIFT_INVARIANT = ("conv_key_spatial.bias", "conv_key_temporal.bias",
-                   "region_assignment.conv.bias")
+SHIFT_INVARIANT = ("key_spatial.bias", "key_temporal.bias",
+                   "region_assignment.proj.bias")
 
 
 @pytest.mark.parametrize(
@@ -367,6 +369,20 @@ def test_input_gradient_matches_finite_differences(name):
     block = randomize(block.double())
     x = torch.randn(1, 8, 3, 3, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(block, (x,), eps=1e-6, atol=1e-6)
+
+
+def test_mixing_gradients_match_finite_differences():
+    """The mixing's hand-written backward, for the matrices and the values."""
+    mixing = GlobalTemporalMixing(3, 2).double()
+    weight = torch.randn_like(mixing.weight, requires_grad=True)
+    value = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+
+    def mix(weight, value):
+        return torch.func.functional_call(mixing, {"weight": weight}, (value,))
+
+    assert torch.autograd.gradcheck(mix, (weight, value), eps=1e-6, atol=1e-6)
+    want = _mix(weight.detach(), value.detach().permute(0, 3, 1, 2), 2)
+    assert rel_err(mix(weight, value).detach(), want.permute(0, 2, 3, 1)) < 1e-12
 
 
 # ----------------------------------------------------------------------------

@@ -2,22 +2,28 @@
 """Forward+backward time and peak memory of NL, DNL and GTA, with ratios
 against NL measured in the same run.
 
-    python tools/benchmark_speed.py [--device cpu|cuda] [--repeats 5] [--json] [--quick]
+    python tools/benchmark_speed.py [--device cpu|cuda] [--repeats 5] [--rounds 3] [--json] [--quick]
 
 Cases: one block at the res3 shape (C=512, T=8, 28x28) and the res4 shape
 (C=1024, T=8, 14x14), batch 1; and one training step (forward, backward,
 SGD step) of the whole C2D-R50 at 8x224x224 with NL and with GTA (the SSv2
-configs). Every case runs in a fresh process. Time: the median of
---repeats runs after two warm-up runs (CUDA events on a GPU). Peak memory:
-on the CPU the growth of the process's peak resident memory over what the
-model and input already hold; on a GPU ``torch.cuda.max_memory_allocated``
-over the same baseline. --quick shrinks every shape (for tests).
+configs). Each measurement runs in a fresh process, after two warm-up runs.
+Time: the median of --repeats runs (CUDA events on a GPU); on the CPU, the
+median of that over --rounds rounds that run every case in turn. Peak memory on a
+GPU: ``torch.cuda.max_memory_allocated`` over what the model and input
+hold. On the CPU: the growth of the process's peak resident set (VmHWM,
+reset after the warm-up) over its resident set after the warm-up, in a
+process of its own in which glibc hands every freed tensor back to the
+system (a fixed ``MALLOC_MMAP_THRESHOLD_``), so that the figure is what
+the step allocates, not how the heap fragments. --quick shrinks every
+shape (for tests).
 """
 
 import argparse
+import ctypes
 import json
 import os
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -79,52 +85,92 @@ def build_case(name, quick, device):
     return model, step
 
 
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+WARMUP_RUNS = 2
+# Allocations above this size are mmapped and unmapped when freed.
+MALLOC_MMAP_THRESHOLD = "65536"
 
 
-def measure(name, quick, device_name, repeats):
-    """Runs one case in this process; returns {"time_ms", "memory_mb"}."""
+def resident_mb(field):
+    """VmRSS or VmHWM of this process, in MB (Linux)."""
+    with open("/proc/self/status") as status:
+        return int(re.search(field + r":\s+(\d+)", status.read()).group(1)) / 1024.0
+
+
+def measure_time(step, device, repeats):
+    """Median milliseconds of ``repeats`` runs of step()."""
     import torch
 
-    device = torch.device(device_name)
-    _, step = build_case(name, quick, device)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        baseline = torch.cuda.memory_allocated()
-    else:
-        baseline = peak_rss_mb()
     times = []
-    for index in range(repeats + 2):
-        if cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
             start.record()
             step()
             end.record()
             torch.cuda.synchronize()
-            elapsed = start.elapsed_time(end)
+            times.append(start.elapsed_time(end))
         else:
             tic = time.perf_counter()
             step()
-            elapsed = (time.perf_counter() - tic) * 1000.0
-        if index >= 2:
-            times.append(elapsed)
-    if cuda:
-        memory = (torch.cuda.max_memory_allocated() - baseline) / 2**20
-    else:
-        memory = peak_rss_mb() - baseline
-    return {"time_ms": statistics.median(times), "memory_mb": memory}
+            times.append((time.perf_counter() - tic) * 1000.0)
+    return statistics.median(times)
 
 
-def run_in_fresh_process(name, args):
-    command = [sys.executable, os.path.abspath(__file__), "--case", name,
+def measure(name, quick, device_name, repeats, metric):
+    """Runs one case in this process; returns {"time_ms"} and/or {"memory_mb"}."""
+    import torch
+
+    device = torch.device(device_name)
+    _, step = build_case(name, quick, device)
+    for _ in range(WARMUP_RUNS):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated()
+        result = {"time_ms": measure_time(step, device, repeats)}
+        result["memory_mb"] = (torch.cuda.max_memory_allocated() - baseline) / 2**20
+        return result
+    if metric == "time":
+        return {"time_ms": measure_time(step, device, repeats)}
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    baseline = resident_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # resets VmHWM to the current resident set
+    step()
+    return {"memory_mb": resident_mb("VmHWM") - baseline}
+
+
+def run_in_fresh_process(name, args, metric):
+    command = [sys.executable, os.path.abspath(__file__), "--case", name, "--metric", metric,
                "--device", args.device, "--repeats", str(args.repeats)]
     if args.quick:
         command.append("--quick")
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    if metric == "memory":
+        env["MALLOC_MMAP_THRESHOLD_"] = MALLOC_MMAP_THRESHOLD
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_cases(args):
+    """{"name": {"time_ms", "memory_mb"}} of every case. On the CPU, time is
+    the median over --rounds rounds, each of which runs every case once in
+    turn (so that drift of the machine's speed hits NL and GTA alike), and
+    memory is measured once, in a process of its own. On a GPU, one
+    process per case measures both."""
+    if args.device.startswith("cuda"):
+        return {name: run_in_fresh_process(name, args, "both") for name in cases()}
+    times = {name: [] for name in cases()}
+    for _ in range(args.rounds):
+        for name in cases():
+            times[name].append(run_in_fresh_process(name, args, "time")["time_ms"])
+    return {
+        name: {"time_ms": statistics.median(times[name]),
+               **run_in_fresh_process(name, args, "memory")}
+        for name in cases()
+    }
 
 
 def with_ratios(results):
@@ -139,16 +185,19 @@ def with_ratios(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per process")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="CPU: processes per case for time, in turn with the other cases")
     parser.add_argument("--quick", action="store_true", help="small shapes, for tests")
     parser.add_argument("--json", action="store_true",
                         help='print {"name": {"time_ratio_vs_nl", "memory_ratio_vs_nl"}}')
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--metric", default="both", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(measure(args.case, args.quick, args.device, args.repeats)))
+        print(json.dumps(measure(args.case, args.quick, args.device, args.repeats, args.metric)))
         return
-    results = with_ratios({name: run_in_fresh_process(name, args) for name in cases()})
+    results = with_ratios(run_cases(args))
     if args.json:
         print(json.dumps({
             name: {"time_ratio_vs_nl": round(row["time_ratio_vs_nl"], 3),
@@ -162,9 +211,11 @@ def main(argv=None):
         print("{:<16} {:>10.1f} {:>11.1f} {:>10.2f} {:>12.2f}".format(
             name, row["time_ms"], row["memory_mb"], row["time_ratio_vs_nl"],
             row["memory_ratio_vs_nl"]))
-    print("device: {}; forward+backward (model: + SGD step), batch 1, median of {} "
-          "runs; memory: peak growth over model and input{}".format(
-              args.device, args.repeats, " (quick shapes)" if args.quick else ""))
+    print("device: {}; forward+backward (model: + SGD step), batch 1, time: median of {} "
+          "runs{}; memory: peak growth over the warmed-up process{}".format(
+              args.device, args.repeats,
+              "" if args.device.startswith("cuda") else " x {} rounds".format(args.rounds),
+              " (quick shapes)" if args.quick else ""))
 
 
 if __name__ == "__main__":

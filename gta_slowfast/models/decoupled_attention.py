@@ -2,8 +2,8 @@
 
 One module builds every row of the paper's Table 3 from a ``BlockSpec``.
 Like PySlowFast's ``Nonlocal``, it works in an inner width D = C/2 and ends
-in a 1x1 projection back to C and a BatchNorm whose scale starts at zero,
-so an inserted block is the identity at step 0. With input X (N, C, T, H, W):
+in a projection back to C and a BatchNorm whose scale starts at zero, so an
+inserted block is the identity at step 0. With input X (N, C, T, H, W):
 
     V      = W_V X                                   value stream, D channels
     A_s    = SA(W_Qs X, W_Ks pool(X), pool(V))       within each frame
@@ -20,16 +20,24 @@ mapped back to pixels (it commutes with W_R^T and costs R/HW as much).
 W_R^T is the transposed assignment renormalised over regions, so every pixel
 receives a convex combination of the regions it belongs to. TA takes its
 queries and keys from X and its values from V_hat.
+
+Inside, features are (N, T, HW, D) tokens (see ``attention.py``). The 1x1
+projections are ``nn.Linear`` layers, run as batched GEMMs; those of X at
+full resolution (W_V, W_Qs and TA's W_Qt, W_Kt) as one.
 """
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
 
 from gta_slowfast.models.attention import (
+    max_pool_hw,
     sinusoidal_position_encoding,
     spatial_attention,
     temporal_attention,
+    channels_to_tokens,
+    tokens_to_channels,
 )
 from gta_slowfast.models.global_temporal_attention import (
     GlobalTemporalMixing,
@@ -37,8 +45,9 @@ from gta_slowfast.models.global_temporal_attention import (
 )
 
 
-def _conv1x1(dim_in, dim_out, bias=True):
-    return nn.Conv3d(dim_in, dim_out, kernel_size=1, bias=bias)
+def _accumulate(total, term):
+    """total + term, where a missing total (None) counts as zero."""
+    return term if total is None else total + term
 
 
 class DecoupledAttentionBlock(nn.Module):
@@ -88,38 +97,89 @@ class DecoupledAttentionBlock(nn.Module):
                     num_groups, self.dim_inner, dim, self.dim_inner
                 )
             )
-        self.conv_value = _conv1x1(dim, self.dim_inner)
-        self.pool = None
+        self.value = nn.Linear(dim, self.dim_inner)
+        self.pool_size = None
         if spec.spatial:
-            self.conv_query_spatial = _conv1x1(dim, self.dim_key)
+            self.query_spatial = nn.Linear(dim, self.dim_key)
             # Key biases shift every score of a softmax row alike: no bias.
-            self.conv_key_spatial = _conv1x1(dim, self.dim_key, bias=False)
-            spatial_pool = [1, 1] if pool_size is None else list(pool_size[1:])
+            self.key_spatial = nn.Linear(dim, self.dim_key, bias=False)
+            spatial_pool = (1, 1) if pool_size is None else tuple(pool_size[1:])
             if any(size > 1 for size in spatial_pool):
-                self.pool = nn.MaxPool3d([1] + spatial_pool, stride=[1] + spatial_pool)
+                self.pool_size = spatial_pool
         if spec.temporal_attention:
-            self.conv_query_temporal = _conv1x1(dim, self.dim_key)
-            self.conv_key_temporal = _conv1x1(dim, self.dim_key, bias=False)
+            self.query_temporal = nn.Linear(dim, self.dim_key)
+            self.key_temporal = nn.Linear(dim, self.dim_key, bias=False)
         if spec.pixel_gta:
             self.pixel_mixing = GlobalTemporalMixing(num_frames, num_groups, temporal_adapt)
         if spec.spatial or spec.temporal_attention or spec.pixel_gta:
-            self.conv_out = _conv1x1(self.dim_inner, dim)
+            self.proj_out = nn.Linear(self.dim_inner, dim)
         if spec.region_gta:
             self.region_assignment = RegionAssignment(
                 self.dim_inner, num_regions, region_assignment, num_frames, spatial_size
             )
             self.region_mixing = GlobalTemporalMixing(num_frames, num_groups, temporal_adapt)
-            self.conv_out_region = _conv1x1(self.dim_inner, dim)
+            self.proj_out_region = nn.Linear(self.dim_inner, dim)
         self.bn = nn.BatchNorm3d(dim, eps=norm_eps, momentum=norm_momentum)
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PySlowFast's MSRA fill for the convs; zero scale for the final norm."""
+        """PySlowFast's MSRA fill for the projections (as for its 1x1 convs);
+        zero scale for the final norm."""
         for module in self.modules():
-            if isinstance(module, nn.Conv3d):
+            if isinstance(module, nn.Linear):
                 c2_msra_fill(module)
         nn.init.zeros_(self.bn.weight)
         nn.init.zeros_(self.bn.bias)
+
+    def input_projections(self, x):
+        """The projections of X at full resolution, computed as one GEMM.
+
+        Args:
+            x (Tensor): (N, C, T, H, W).
+        Returns:
+            dict: name -> (N, T, H*W, width) view; "value" always, then
+                "query_spatial", "query_temporal" and "key_temporal" where
+                the block has them.
+        """
+        n, _, t, h, w = x.shape
+        names = ["value"]
+        if self.spec.spatial:
+            names.append("query_spatial")
+        if self.spec.temporal_attention:
+            names += ["query_temporal", "key_temporal"]
+        layers = [getattr(self, name) for name in names]
+        weight = torch.cat([layer.weight for layer in layers])
+        bias = torch.cat([
+            layer.weight.new_zeros(layer.out_features) if layer.bias is None else layer.bias
+            for layer in layers
+        ])
+        fused = channels_to_tokens(x.flatten(2), weight, bias).view(n, t, h * w, -1)
+        widths = [layer.out_features for layer in layers]
+        return dict(zip(names, fused.split(widths, dim=-1)))
+
+    def spatial_stage(self, x, projections):
+        """The value stream after SA.
+
+        Args:
+            x (Tensor): (N, C, T, H, W).
+            projections (dict): from ``input_projections(x)``.
+        Returns:
+            tuple: V_hat (N, T, H*W, D) and A_s (N, T, H*W, D), or V and
+                None for a block without SA.
+        """
+        value = projections["value"]
+        if not self.spec.spatial:
+            return value, None
+        keys_input, pooled_value = x, value
+        if self.pool_size is not None:
+            h, w = x.shape[-2:]
+            keys_input = F.max_pool2d(x.flatten(1, 2), self.pool_size, self.pool_size)
+            keys_input = keys_input.view(x.shape[:3] + keys_input.shape[-2:])
+            pooled_value = max_pool_hw(value, self.pool_size, h, w)
+        key = channels_to_tokens(keys_input.flatten(2), self.key_spatial.weight)
+        key = key.view(x.shape[0], x.shape[2], -1, self.dim_key)
+        attended = spatial_attention(projections["query_spatial"], key, pooled_value)
+        return value + attended, attended
 
     def forward(self, x):
         """
@@ -128,61 +188,40 @@ class DecoupledAttentionBlock(nn.Module):
         Returns:
             Tensor: (N, C, T, H, W).
         """
-        value, attended = self.spatial_stage(x)
-        pixel_terms = [] if attended is None else [attended]
+        n, c, t, h, w = x.shape
+        projections = self.input_projections(x)
+        value, pixels = self.spatial_stage(x, projections)
         if self.spec.temporal_attention:
-            query = self.conv_query_temporal(x)
-            key = self.conv_key_temporal(x)
+            query = projections["query_temporal"]
+            key = projections["key_temporal"]
             if self.spec.positional_encoding:
                 encoding = sinusoidal_position_encoding(
-                    x.shape[2], self.dim_key, dtype=x.dtype, device=x.device
-                )[None, :, :, None, None]
+                    t, self.dim_key, dtype=x.dtype, device=x.device
+                )[:, None]
                 query = query + encoding
                 key = key + encoding
-            pixel_terms.append(temporal_attention(query, key, value))
+            pixels = _accumulate(pixels, temporal_attention(query, key, value))
         if self.spec.pixel_gta:
-            pixel_terms.append(self.pixel_mixing(value.flatten(3)).reshape(value.shape))
-        out = 0
-        if pixel_terms:
-            out = self.conv_out(sum(pixel_terms))
-        if self.spec.region_gta:
-            out = out + self.region_term(value)
-        return x + self.bn(out)
+            pixels = _accumulate(pixels, self.pixel_mixing(value))
+        out = self.region_term(value, (h, w)) if self.spec.region_gta else None
+        if pixels is not None:
+            out = tokens_to_channels(pixels.flatten(1, 2), self.proj_out.weight,
+                                     self.proj_out.bias, addend=out)
+        # BatchNorm keeps its input, not its output: add X in place.
+        return self.bn(out.view(n, c, t, h, w)).add_(x)
 
-    def spatial_stage(self, x):
-        """The value stream after SA.
-
-        Args:
-            x (Tensor): (N, C, T, H, W).
-        Returns:
-            tuple: V_hat (N, D, T, H, W) and A_s (N, D, T, H, W), or V and
-                None for a block without SA.
-        """
-        value = self.conv_value(x)
-        if not self.spec.spatial:
-            return value, None
-        pooled_x = x if self.pool is None else self.pool(x)
-        pooled_value = value if self.pool is None else self.pool(value)
-        attended = spatial_attention(
-            self.conv_query_spatial(x), self.conv_key_spatial(pooled_x), pooled_value
-        )
-        return value + attended, attended
-
-    def region_term(self, value):
+    def region_term(self, value, spatial_size):
         """W_R^T W_OR MH_R(W_R V_hat).
 
         Args:
-            value (Tensor): V_hat, (N, D, T, H, W).
+            value (Tensor): V_hat, (N, T, H*W, D).
+            spatial_size (tuple): (H, W).
         Returns:
-            Tensor: (N, C, T, H, W).
+            Tensor: (N, C, T*H*W), contiguous.
         """
-        n, _, t, h, w = value.shape
-        log_assignment = self.region_assignment(value)
-        regions = torch.einsum(
-            "ntrp,ndtp->ndtr", log_assignment.exp(), value.flatten(3)
-        )
-        mixed = self.region_mixing(regions)
-        projected = self.conv_out_region(mixed.unsqueeze(-1)).squeeze(-1)
-        back = torch.softmax(log_assignment, dim=2)
-        pixels = torch.einsum("ntrp,nctr->nctp", back, projected)
-        return pixels.reshape(n, self.dim, t, h, w)
+        n = value.shape[0]
+        assignment, shares = self.region_assignment(value, spatial_size)
+        regions = torch.matmul(assignment.transpose(2, 3), value)
+        projected = self.proj_out_region(self.region_mixing(regions))
+        pixels = torch.matmul(projected.transpose(2, 3), shares.transpose(2, 3))
+        return pixels.transpose(1, 2).reshape(n, self.dim, -1)

@@ -6,6 +6,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from gta_slowfast.config import check_choice
 
@@ -24,6 +25,28 @@ def resize_matrices(weight, num_frames):
         align_corners=True,
     )
     return (frames / num_frames) * resized.reshape(g, g, num_frames, num_frames)
+
+
+class MixGroupsOverTime(torch.autograd.Function):
+    """``einsum("gkts,nspgc->ntpkc", M, V)`` that saves V itself for
+    backward rather than the permuted copy einsum makes of it (V is kept
+    alive by the block anyway)."""
+
+    @staticmethod
+    def forward(ctx, matrices, groups):
+        ctx.save_for_backward(matrices, groups)
+        return torch.einsum("gkts,nspgc->ntpkc", matrices, groups)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        matrices, groups = ctx.saved_tensors
+        grad_matrices = grad_groups = None
+        if ctx.needs_input_grad[0]:
+            grad_matrices = torch.einsum("ntpkc,nspgc->gkts", grad, groups)
+        if ctx.needs_input_grad[1]:
+            grad_groups = torch.einsum("gkts,ntpkc->nspgc", matrices, grad)
+        return grad_matrices, grad_groups
 
 
 class GlobalTemporalMixing(nn.Module):
@@ -91,15 +114,15 @@ class GlobalTemporalMixing(nn.Module):
     def forward(self, value):
         """
         Args:
-            value (Tensor): (N, D, T, P), P positions (pixels or regions)
+            value (Tensor): (N, T, P, D), P positions (pixels or regions)
                 treated as independent samples.
         Returns:
-            Tensor: (N, D, T, P).
+            Tensor: (N, T, P, D).
         """
-        n, dim, t, positions = value.shape
-        groups = value.reshape(n, self.num_groups, dim // self.num_groups, t, positions)
-        heads = torch.einsum("gkts,ngcsp->nkctp", self.matrices(t), groups)
-        return heads.reshape(n, dim, t, positions)
+        n, t, positions, dim = value.shape
+        groups = value.reshape(n, t, positions, self.num_groups, dim // self.num_groups)
+        heads = MixGroupsOverTime.apply(self.matrices(t), groups)
+        return heads.reshape(n, t, positions, dim)
 
     def extra_repr(self):
         return "num_frames={}, num_groups={}, temporal_adapt={}".format(
@@ -107,13 +130,12 @@ class GlobalTemporalMixing(nn.Module):
         )
 
 
-
 class RegionAssignment(nn.Module):
-    """W_R: a soft assignment of the HW pixels of each frame to R regions.
+    """W_R: a soft assignment of the H*W pixels of each frame to R regions.
 
     Region r of frame t is the average of the pixels weighted by
-    ``softmax_HW(logits[r, t])``. "dynamic" logits come from a 1x1 conv of
-    the input, so regions follow each clip's content and any H, W works;
+    ``softmax_HW(logits[t, :, r])``. "dynamic" logits are a 1x1 projection
+    of the input, so regions follow each clip's content and any H, W works;
     "static" logits are the paper's literal parameter of shape T x R x HW.
     """
 
@@ -132,32 +154,35 @@ class RegionAssignment(nn.Module):
         self.num_regions = num_regions
         if mode == "dynamic":
             # No bias: a per-region constant cancels in the softmax over HW.
-            self.conv = nn.Conv3d(dim, num_regions, kernel_size=1, bias=False)
+            self.proj = nn.Linear(dim, num_regions, bias=False)
         else:
             self.spatial_size = tuple(spatial_size)
             h, w = self.spatial_size
             self.logits = nn.Parameter(torch.zeros(num_frames, num_regions, h * w))
             nn.init.normal_(self.logits, std=0.01)
 
-    def forward(self, x):
+    def forward(self, tokens, spatial_size):
         """
         Args:
-            x (Tensor): (N, D, T, H, W).
+            tokens (Tensor): (N, T, H*W, D).
+            spatial_size (tuple): (H, W).
         Returns:
-            Tensor: (N, T, R, H*W), log of the assignment; exp of each row
-                sums to 1 over the H*W pixels.
+            tuple: W_R and W_R^T, both (N, T, H*W, R). W_R sums to 1 over
+                the H*W pixels (dim 2); W_R^T is W_R renormalised over the
+                R regions (dim 3), each pixel's shares of the regions.
         """
-        n, _, t, h, w = x.shape
+        n, t = tokens.shape[:2]
         if self.mode == "dynamic":
-            logits = self.conv(x).flatten(3).transpose(1, 2)
+            logits = self.proj(tokens)
         else:
             expected = (self.logits.shape[0],) + self.spatial_size
-            if (t, h, w) != expected:
+            if (t,) + tuple(spatial_size) != expected:
                 raise ValueError(
                     "Static region assignment (GTA.REGION_ASSIGNMENT: static) "
                     "was built for T x H x W = {} x {} x {} at this position "
                     "but received {} x {} x {}; use GTA.REGION_ASSIGNMENT: "
-                    "dynamic for other sizes.".format(*expected, t, h, w)
+                    "dynamic for other sizes.".format(*expected, t, *spatial_size)
                 )
-            logits = self.logits.expand(n, -1, -1, -1)
-        return F.log_softmax(logits, dim=-1)
+            logits = self.logits.transpose(1, 2).expand(n, -1, -1, -1)
+        log_assignment = F.log_softmax(logits, dim=2)
+        return log_assignment.exp(), F.softmax(log_assignment, dim=3)
