@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from gta_slowfast import compat  # noqa: E402
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
 from gta_slowfast.models import DecoupledAttentionBlock  # noqa: E402
-from gta_slowfast.models.attention import max_pool_hw, sinusoidal_position_encoding  # noqa: E402
+from gta_slowfast.models.attention import sinusoidal_position_encoding  # noqa: E402
 
 
 def read_test_clip(cfg, path):
@@ -150,16 +150,10 @@ def query_attention(block, block_input, query):
     pixels = block_input[0].flatten(2).permute(1, 2, 0)  # (T, H*W, C)
     width = block_input.shape[-1]
     if block.spec.spatial:
-        keys_input = pixels[None]
-        if block.pool_size is not None:
-            keys_input = max_pool_hw(keys_input, block.pool_size, *block_input.shape[-2:])
-            grid = [size // pool for size, pool in zip(block_input.shape[-2:], block.pool_size)]
-        else:
-            grid = list(block_input.shape[-2:])
         q = block.query_spatial(pixels[t, y * width + x])
-        k = block.key_spatial(keys_input[0, t])  # (h*w, Dk)
+        k = block.spatial_keys(block_input)[0, t]  # (h, w, Dk)
         scores = (k @ q) * block.dim_key ** -0.5
-        maps["spatial"] = torch.softmax(scores, 0).reshape(grid)
+        maps["spatial"] = torch.softmax(scores.flatten(), 0).reshape(scores.shape)
     if block.spec.temporal_attention:
         q = block.query_temporal(pixels[:, y * width + x])  # (T, Dk)
         k = block.key_temporal(pixels[:, y * width + x])

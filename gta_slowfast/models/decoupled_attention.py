@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
 
 from gta_slowfast.models.attention import (
+    channels_to_tokens,
     max_pool_hw,
     sinusoidal_position_encoding,
     spatial_attention,
     temporal_attention,
-    channels_to_tokens,
     tokens_to_channels,
 )
 from gta_slowfast.models.global_temporal_attention import (
@@ -170,16 +170,26 @@ class DecoupledAttentionBlock(nn.Module):
         value = projections["value"]
         if not self.spec.spatial:
             return value, None
-        keys_input, pooled_value = x, value
+        pooled_value = value
         if self.pool_size is not None:
-            h, w = x.shape[-2:]
-            keys_input = F.max_pool2d(x.flatten(1, 2), self.pool_size, self.pool_size)
-            keys_input = keys_input.view(x.shape[:3] + keys_input.shape[-2:])
-            pooled_value = max_pool_hw(value, self.pool_size, h, w)
-        key = channels_to_tokens(keys_input.flatten(2), self.key_spatial.weight)
-        key = key.view(x.shape[0], x.shape[2], -1, self.dim_key)
+            pooled_value = max_pool_hw(value, self.pool_size, *x.shape[-2:])
+        key = self.spatial_keys(x).flatten(2, 3)
         attended = spatial_attention(projections["query_spatial"], key, pooled_value)
         return value + attended, attended
+
+    def spatial_keys(self, x):
+        """SA's keys, W_Ks of X max-pooled within each frame.
+
+        Args:
+            x (Tensor): (N, C, T, H, W).
+        Returns:
+            Tensor: (N, T, h, w, Dk), (h, w) the pooled grid.
+        """
+        if self.pool_size is not None:
+            pooled = F.max_pool2d(x.flatten(1, 2), self.pool_size, self.pool_size)
+            x = pooled.view(x.shape[:3] + pooled.shape[-2:])
+        key = channels_to_tokens(x.flatten(2), self.key_spatial.weight)
+        return key.view(x.shape[0], x.shape[2], x.shape[3], x.shape[4], self.dim_key)
 
     def forward(self, x):
         """
