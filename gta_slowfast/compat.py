@@ -4,25 +4,45 @@ Two generations are in use (see the README):
 
 * ``pyslowfast==1.0`` from PyPI (Dec 2019): models ``ResNetModel`` and
   ``SlowFastModel`` looked up in ``model_builder._MODEL_TYPES[MODEL.ARCH]``,
-  the 2D arch without temporal pooling is called ``c2d_nopool``, there is no
-  ``MODEL.MODEL_NAME`` key and its ``build_model`` always calls CUDA.
-* GitHub main: models ``ResNet`` and ``SlowFast`` in ``MODEL_REGISTRY``,
-  looked up by ``MODEL.MODEL_NAME``; the same 2D arch is called ``slow_c2d``.
+  the 2D arch without temporal pooling is called ``c2d_nopool``; no
+  ``MODEL.MODEL_NAME``, ``TRAIN.MIXED_PRECISION`` or ``BN.NORM_TYPE`` keys;
+  no tools; its ``build_model`` always calls CUDA.
+* GitHub main (a clone on ``PYTHONPATH``): models ``ResNet`` and
+  ``SlowFast`` in ``MODEL_REGISTRY``, looked up by ``MODEL.MODEL_NAME``; the
+  same 2D arch is called ``slow_c2d`` and is missing from its own
+  ``MODEL.SINGLE_PATHWAY_ARCH``; norms follow ``BN.NORM_TYPE``;
+  ``tools/train_net.py`` and ``tools/test_net.py``, which since Aug 2024
+  import Meta-internal ``vision.fair`` modules and fail elsewhere.
 
 Both import ``detectron2.layers.ROIAlign`` in ``head_helper`` at import time,
-for the AVA detection head only. Where detectron2 is missing, this module
-imports PySlowFast's models with a stand-in ``ROIAlign`` that raises a clear
-error when a detection head is built, and leaves no ``detectron2`` module
-behind in ``sys.modules``.
+for the AVA detection head only, and GitHub main's datasets import its
+models. Where detectron2 is missing, this module imports PySlowFast with a
+stand-in ``ROIAlign`` that raises a clear error when a detection head is
+built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 """
 
+import contextlib
 import importlib.util
-import logging
 import os
 import sys
 import types
 
 import torch
+from torch import nn
+
+INSTALL_HINT = (
+    "gta_slowfast is a plugin for PySlowFast, and no PySlowFast is installed "
+    "(no module named 'slowfast'). Use one of:\n"
+    "  * GitHub main: git clone https://github.com/facebookresearch/SlowFast "
+    "and put the clone on PYTHONPATH (export PYTHONPATH=/path/to/SlowFast:"
+    "$PYTHONPATH), with torchvision and pytorchvideo from git installed;\n"
+    "  * PyPI: pip install pyslowfast==1.0 (or pip install -e .[pyslowfast])."
+)
+
+try:
+    import slowfast  # noqa: F401
+except ImportError as error:
+    raise ImportError(INSTALL_HINT) from error
 
 DETECTRON2_AVAILABLE = importlib.util.find_spec("detectron2") is not None
 
@@ -39,11 +59,13 @@ class MissingROIAlign:
         )
 
 
-def _import_video_model_builder():
+@contextlib.contextmanager
+def _detectron2_stand_in():
+    """While PySlowFast is imported without detectron2: a ``detectron2.layers``
+    module whose ``ROIAlign`` is ``MissingROIAlign``; removed afterwards."""
     if DETECTRON2_AVAILABLE:
-        import slowfast.models.video_model_builder as builder
-
-        return builder
+        yield
+        return
     layers = types.ModuleType("detectron2.layers")
     layers.ROIAlign = MissingROIAlign
     package = types.ModuleType("detectron2")
@@ -51,22 +73,23 @@ def _import_video_model_builder():
     sys.modules["detectron2"] = package
     sys.modules["detectron2.layers"] = layers
     try:
-        import slowfast.models.video_model_builder as builder
+        yield
     finally:
         del sys.modules["detectron2.layers"]
         del sys.modules["detectron2"]
-    return builder
 
 
-_builder = _import_video_model_builder()
-
-from slowfast.models.nonlocal_helper import Nonlocal  # noqa: E402
+with _detectron2_stand_in():
+    import slowfast.models.video_model_builder as _builder
+    from slowfast.datasets.build import DATASET_REGISTRY
+    from slowfast.models.nonlocal_helper import Nonlocal
 
 if hasattr(_builder, "ResNet"):
     GENERATION = "main"
     ResNet = _builder.ResNet
     SlowFast = _builder.SlowFast
-    from slowfast.models.build import MODEL_REGISTRY  # noqa: E402
+    from slowfast.models.batchnorm_helper import get_norm as _get_norm
+    from slowfast.models.build import MODEL_REGISTRY
 else:
     GENERATION = "1.0"
     ResNet = _builder.ResNetModel
@@ -80,15 +103,19 @@ POOL1 = _builder._POOL1
 _ARCH_ALIASES = {"slow_c2d": "c2d_nopool", "c2d_nopool": "slow_c2d"}
 
 __all__ = [
+    "DATASET_REGISTRY",
     "GENERATION",
     "MODEL_REGISTRY",
     "Nonlocal",
     "ResNet",
     "SlowFast",
     "POOL1",
-    "installed_arch",
-    "for_installed_pyslowfast",
+    "complete_config",
     "default_cfg",
+    "find_pyslowfast_tools",
+    "for_installed_pyslowfast",
+    "installed_arch",
+    "norm_module",
 ]
 
 
@@ -125,46 +152,144 @@ def for_installed_pyslowfast(cfg):
     return cfg
 
 
-def default_cfg():
-    """PySlowFast's default config, as GitHub main types it, so that one YAML
-    file merges on both generations: 1.0 lacks ``MODEL.MODEL_NAME`` and
-    types ``SOLVER.WARMUP_EPOCHS`` as int (main: float, e.g. 34.0)."""
-    from slowfast.config.defaults import get_cfg
+def complete_config(cfg):
+    """Gives a PySlowFast config, in place, what one YAML file needs to mean
+    the same on both generations.
 
-    cfg = get_cfg()
+    * On 1.0, the GitHub-main keys the plugin reads: ``MODEL.MODEL_NAME``
+      (informational there: 1.0 picks the class from ``MODEL.ARCH``) and
+      ``TRAIN.MIXED_PRECISION``.
+    * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
+    * Every single-pathway arch of the model builder listed in
+      ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub main's list lacks its own
+      ``slow_c2d``, which its datasets and model statistics then reject.
+
+    Returns:
+        CfgNode: ``cfg``.
+    """
     if "MODEL_NAME" not in cfg.MODEL:
         # Name of the model class in MODEL_REGISTRY (GitHub main); on 1.0 the
         # class follows from MODEL.ARCH and this key is informational.
         cfg.MODEL.MODEL_NAME = "ResNet"
+    if "MIXED_PRECISION" not in cfg.TRAIN:
+        # Train under autocast (fp16 with a GradScaler on CUDA, bf16 on the
+        # CPU), as GitHub main's TRAIN.MIXED_PRECISION.
+        cfg.TRAIN.MIXED_PRECISION = False
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
+    single_pathway = [
+        arch
+        for arch, pathways in POOL1.items()
+        if len(pathways) == 1 and arch not in cfg.MODEL.SINGLE_PATHWAY_ARCH
+    ]
+    cfg.MODEL.SINGLE_PATHWAY_ARCH = list(cfg.MODEL.SINGLE_PATHWAY_ARCH) + single_pathway
     return cfg
 
 
-def find_pyslowfast_tools(search_dir):
-    """GitHub main's ``tools/train_net.py`` and ``tools/test_net.py``.
+def default_cfg():
+    """PySlowFast's default config, completed by ``complete_config``."""
+    from slowfast.config.defaults import get_cfg
 
-    Looked for under ``$PYSLOWFAST_ROOT``, then ``search_dir/SlowFast``;
-    only with GitHub-main PySlowFast installed (1.0 ships no tools).
-    Their ``train_net`` calls ``torch.cuda.synchronize()`` unguarded; on a
-    machine without CUDA that call becomes a no-op here.
+    return complete_config(get_cfg())
+
+
+def norm_module(cfg):
+    """The norm class PySlowFast's own blocks use for ``cfg``: GitHub main's
+    ``get_norm`` (``BN.NORM_TYPE``: batchnorm, sub_batchnorm, sync_batchnorm);
+    ``nn.BatchNorm3d`` on 1.0, which has no other."""
+    if GENERATION == "main":
+        return _get_norm(cfg)
+    return nn.BatchNorm3d
+
+
+class PySlowFastTools:
+    """GitHub main's ``train`` and ``test`` (from ``tools/train_net.py`` and
+    ``tools/test_net.py``), or why they are not used.
+
+    Attributes:
+        train (callable or None), test (callable or None): None where not
+            used.
+        reason (str): why these tools are used or not, for the log.
+    """
+
+    def __init__(self, train=None, test=None, reason=""):
+        self.train = train
+        self.test = test
+        self.reason = reason
+
+    @staticmethod
+    def prepare_config(cfg):
+        """What PySlowFast's ``tools/run_net.py`` does to a config before
+        its tools see it (``assert_and_infer_cfg``: checks, and the learning
+        rate scaled by NUM_SHARDS where SOLVER.BASE_LR_SCALE_NUM_SHARDS)."""
+        from slowfast.config.defaults import assert_and_infer_cfg
+
+        return assert_and_infer_cfg(cfg)
+
+    @property
+    def available(self):
+        return self.train is not None
+
+
+def _clone_root():
+    """The folder holding the imported ``slowfast`` package."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
+
+
+def _load_tool(tools_dir, name):
+    spec = importlib.util.spec_from_file_location(
+        "pyslowfast_tools_" + name, os.path.join(tools_dir, name + ".py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def find_pyslowfast_tools():
+    """GitHub main's training and testing functions, where they can be used.
+
+    ``$PYSLOWFAST_ROOT`` names the SlowFast clone (empty: use the plugin's
+    loop on purpose); unset, the clone the imported ``slowfast`` package
+    comes from. Since Aug 2024 the tools import Meta-internal modules; then
+    this says why they cannot be used. Their ``train_net`` calls
+    ``torch.cuda.synchronize()`` unguarded; on a machine without CUDA that
+    call becomes a no-op.
 
     Returns:
-        tuple: ``(train, test)`` functions, or None.
+        PySlowFastTools
+    Raises:
+        ValueError: ``$PYSLOWFAST_ROOT`` is not the clone ``slowfast`` is
+            imported from.
     """
     if GENERATION != "main":
-        return None
-    for root in (os.environ.get("PYSLOWFAST_ROOT"), os.path.join(search_dir, "SlowFast")):
-        tools = os.path.join(root, "tools") if root else None
-        if tools and os.path.isfile(os.path.join(tools, "train_net.py")):
-            break
-    else:
-        return None
-    sys.path.insert(0, tools)
-    import test_net
-    import train_net
-
+        return PySlowFastTools(
+            reason="pyslowfast {} is installed, which ships no tools".format(GENERATION)
+        )
+    root = os.environ.get("PYSLOWFAST_ROOT")
+    if root == "":
+        return PySlowFastTools(reason="PYSLOWFAST_ROOT is set empty")
+    clone = _clone_root()
+    if root is not None and os.path.realpath(root) != os.path.realpath(clone):
+        raise ValueError(
+            "PYSLOWFAST_ROOT is {} but slowfast is imported from {}: put the "
+            "clone on PYTHONPATH, or set PYSLOWFAST_ROOT to the clone you "
+            "import.".format(root, clone)
+        )
+    tools_dir = os.path.join(clone, "tools")
+    if not os.path.isfile(os.path.join(tools_dir, "train_net.py")):
+        return PySlowFastTools(reason="{} has no tools/train_net.py".format(clone))
+    try:
+        train_net = _load_tool(tools_dir, "train_net")
+        test_net = _load_tool(tools_dir, "test_net")
+    except ImportError as error:
+        return PySlowFastTools(
+            reason="PySlowFast's tools in {} cannot be imported ({}: {}); set "
+            "PYSLOWFAST_ROOT= (empty) to choose the plugin's loop without this "
+            "message".format(tools_dir, type(error).__name__, error)
+        )
     if not torch.cuda.is_available():
         torch.cuda.synchronize = lambda *args, **kwargs: None
-    logging.getLogger(__name__).info("Using PySlowFast's tools from %s", tools)
-    return train_net.train, test_net.test
-
+    return PySlowFastTools(
+        train_net.train,
+        test_net.test,
+        reason="GitHub-main PySlowFast's tools are in {}".format(tools_dir),
+    )

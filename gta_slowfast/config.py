@@ -8,13 +8,16 @@ from gta_slowfast import compat
 
 
 def add_gta_config(cfg):
-    """Adds the ``GTA`` node to a PySlowFast config, in place.
+    """Adds the ``GTA`` node to a PySlowFast config, in place, and completes
+    PySlowFast's own keys where the installed generation lacks what one YAML
+    file needs on both (``compat.complete_config``).
 
     Args:
         cfg (CfgNode): a PySlowFast config.
     Returns:
         CfgNode: ``cfg``.
     """
+    compat.complete_config(cfg)
     cfg.GTA = CfgNode()
 
     # The block placed after each res block that NONLOCAL.LOCATION names.

@@ -42,11 +42,23 @@ def run_net_command(data_dir, output_dir, *opts):
     )
 
 
+def plugin_loop_env():
+    """The environment with PYSLOWFAST_ROOT set empty: tools/run_net.py runs
+    the plugin's own loop even where GitHub-main PySlowFast's tools could."""
+    return dict(os.environ, PYSLOWFAST_ROOT="")
+
+
 def run_net(data_dir, output_dir, *opts):
-    """Runs tools/run_net.py; the CompletedProcess, with ``.output`` the
-    stdout and stderr together."""
-    result = subprocess.run(run_net_command(data_dir, output_dir, *opts),
-                            capture_output=True, text=True, cwd=REPO, timeout=600)
+    """Runs tools/run_net.py in the plugin's loop; the CompletedProcess, with
+    ``.output`` the stdout and stderr together."""
+    return run_command(run_net_command(data_dir, output_dir, *opts), plugin_loop_env())
+
+
+def run_command(command, env=None):
+    """Runs ``command`` in the repository; the CompletedProcess, with
+    ``.output`` the stdout and stderr together."""
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,
+                            env=env)
     result.output = result.stdout + result.stderr
     return result
 

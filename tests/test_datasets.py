@@ -385,7 +385,8 @@ def test_test_views_enumerate_videos_clips_and_crops(kinetics):
         },
     )
     dataset = Gta_kinetics(cfg, "test")
-    assert dataset.num_videos == 2 and dataset.num_clips == 6 and len(dataset) == 12
+    assert len(dataset.video_paths) == 2 and dataset.num_clips == 6 and len(dataset) == 12
+    assert dataset.num_videos == 12  # PySlowFast's count: one per view
     assert dataset.video_labels == [3, 1] and dataset.class_names is None
     # 10-frame windows: video a (30 frames) starts at 0 or 20, video b (24) at 0 or 14.
     clip_frames = {

@@ -18,7 +18,7 @@ import torch
 from gta_slowfast.engine.checkpoint import last_checkpoint
 
 from conftest import REPO
-from pipeline import json_stats, make_tiny_dataset, run_net, run_net_command
+from pipeline import json_stats, make_tiny_dataset, plugin_loop_env, run_net, run_net_command
 TRAIN_JSON = "something-something-v2-train.json"
 VAL_JSON = "something-something-v2-validation.json"
 CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})\.pyth$")
@@ -95,7 +95,7 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes(data_dir, tmp_path):
             "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(run_net_command(data_dir, out, *opts), stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=REPO)
+                                   stderr=subprocess.STDOUT, cwd=REPO, env=plugin_loop_env())
     try:
         deadline = time.monotonic() + 300
         while True:

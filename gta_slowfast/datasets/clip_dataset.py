@@ -22,8 +22,8 @@ import logging
 
 import numpy as np
 import torch
-from slowfast.datasets.build import DATASET_REGISTRY
 
+from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.config import check_choice
 from gta_slowfast.datasets import sampling, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
@@ -49,7 +49,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
 
     Attributes:
         mode (str): "train", "val" or "test".
-        num_videos (int): videos in the split.
+        num_videos (int): items, as PySlowFast's datasets count them: each
+            video once per test view (PySlowFast's ``test_net`` sizes its
+            meter as ``num_videos // views``).
         num_clips (int): items per video.
         video_paths (list of str): each video's file or frame folder.
         video_labels (list of int): each video's class.
@@ -107,15 +109,15 @@ class VideoClipDataset(torch.utils.data.Dataset):
             "%s %s: %d videos x %d views from %s",
             type(self).__name__,
             mode,
-            self.num_videos,
+            len(self.video_paths),
             self.num_clips,
             annotation_file,
         )
 
     @property
     def num_videos(self):
-        """int: videos in the split."""
-        return len(self.video_paths)
+        """int: items, each video once per view (PySlowFast's count)."""
+        return len(self)
 
     @property
     def num_clips(self):
@@ -123,7 +125,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         return self.num_views * self.num_crops
 
     def __len__(self):
-        return self.num_videos * self.num_clips
+        return len(self.video_paths) * self.num_clips
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
@@ -184,7 +186,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
                     max_retries + 1,
                 )
                 last_error = error
-                video_index = int(rng.integers(self.num_videos))
+                video_index = int(rng.integers(len(self.video_paths)))
                 continue
             meta = {
                 "video_index": video_index,

@@ -2,8 +2,8 @@
 contract is ``clip_dataset.VideoClipDataset``'s."""
 
 import torch
-from slowfast.datasets.build import DATASET_REGISTRY
 
+from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
 
 

@@ -1,16 +1,25 @@
-"""Checkpoints in PySlowFast's layout, written atomically.
+"""Checkpoints in PySlowFast's layout, written atomically, and the weights
+a model takes from any checkpoint.
 
 ``OUTPUT_DIR/checkpoints/checkpoint_epoch_NNNNN.pyth`` holds
-``{"epoch", "model_state", "optimizer_state", "cfg"}`` like PySlowFast's own,
+``{"epoch", "model_state", "optimizer_state", "cfg"}`` (and
+``"scaler_state"`` when training in mixed precision) like PySlowFast's own,
 so either code base can read the other's files. A file is written to a
 temporary name in the same folder, flushed to disk and renamed over the
 final name, so an interrupted job never leaves a truncated checkpoint.
+
+Initial weights may come from a PySlowFast checkpoint of any model, a plain
+state dict or a torchvision-style ImageNet ResNet: ``matching_weights``
+says which tensors a model takes. PySlowFast's own loader (GitHub main's
+tools) reads only ``model_state`` tensors of matching shapes, so
+``pyslowfast_checkpoint`` writes those same weights as a file it reads.
 """
 
 import logging
 import os
 import re
 import tempfile
+from collections import OrderedDict
 
 import torch
 
@@ -19,6 +28,7 @@ from gta_slowfast.engine.imagenet import (
     is_torchvision_resnet,
 )
 from gta_slowfast.models.global_temporal_attention import GlobalTemporalMixing
+from gta_slowfast.models.video_models import keep_same_block_types
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +54,12 @@ def last_checkpoint(output_dir):
     return os.path.join(folder, names[-1]) if names else None
 
 
-def save_checkpoint(output_dir, model, optimizer, epoch, cfg):
+def save_checkpoint(output_dir, model, optimizer, epoch, cfg, scaler=None):
     """Saves the state after 0-based ``epoch`` (file name: ``epoch + 1``).
 
+    Args:
+        scaler (GradScaler): saved as ``scaler_state`` (as PySlowFast does
+            with TRAIN.MIXED_PRECISION), or None.
     Returns:
         str: the path written.
     """
@@ -58,6 +71,8 @@ def save_checkpoint(output_dir, model, optimizer, epoch, cfg):
         "optimizer_state": optimizer.state_dict(),
         "cfg": cfg.dump(),
     }
+    if scaler is not None:
+        state["scaler_state"] = scaler.state_dict()
     atomic_write(path, lambda stream: torch.save(state, stream))
     logger.info("Saved checkpoint %s", path)
     return path
@@ -85,69 +100,80 @@ def unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
-def load_checkpoint(path, model, optimizer=None):
-    """Loads a checkpoint into ``model`` (and ``optimizer``).
+def read_checkpoint(path):
+    """The dict a checkpoint file holds, read onto the CPU.
 
-    Accepts PySlowFast checkpoints, plain state dicts and torchvision-style
-    ImageNet ResNet state dicts (converted, see ``imagenet.py``). Weights the
-    file lacks, such as GTA or DNL blocks added to a pretrained backbone,
-    keep their initialisation; they are listed in the log.
-
-    Returns:
-        int: the 0-based epoch stored in the file, or -1 if none.
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a readable checkpoint, naming it.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError("Checkpoint not found: {}".format(path))
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    model_state = state.get("model_state", state) if isinstance(state, dict) else None
-    if not isinstance(model_state, dict):
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types on a damaged file
+        raise ValueError(
+            "{} is not a readable checkpoint ({}: {})".format(path, type(error).__name__, error)
+        ) from error
+    if not isinstance(state, dict):
         raise ValueError("{} holds no state dict".format(path))
-    target = unwrap(model)
-    if is_torchvision_resnet(model_state):
-        logger.info("%s is a torchvision-style ResNet: converting", path)
-        model_state = convert_torchvision_resnet(model_state, target.state_dict())
-    load_matching(target, model_state, path)
-    if optimizer is not None and "optimizer_state" in state:
-        optimizer.load_state_dict(state["optimizer_state"])
-    return state.get("epoch", -1)
+    return state
 
 
-def load_pretrained(path, checkpoint_type, model):
-    """Initial weights from ``path``: "pytorch" (PySlowFast checkpoints,
-    plain or torchvision ImageNet state dicts) or "caffe2" (PySlowFast's
-    model-zoo pickles, through PySlowFast's own converter)."""
-    if checkpoint_type == "caffe2":
-        from slowfast.utils.checkpoint import load_checkpoint as load_caffe2
+def model_state_of(state, path):
+    """The model's tensors in a checkpoint: its ``model_state``, or the
+    whole dict for a plain state dict.
 
-        load_caffe2(path, unwrap(model), data_parallel=False, convert_from_caffe2=True)
-        logger.info("Loaded Caffe2 weights from %s", path)
-    else:
-        load_checkpoint(path, model)
+    Raises:
+        ValueError: no tensors there, naming ``path``.
+    """
+    model_state = state.get("model_state", state)
+    if not isinstance(model_state, dict) or not any(
+        isinstance(value, torch.Tensor) for value in model_state.values()
+    ):
+        raise ValueError("{} holds no model state".format(path))
+    return model_state
 
 
-def load_matching(model, state_dict, source):
-    """Loads the entries of ``state_dict`` whose name and shape match.
+def matching_weights(model, model_state, source):
+    """The entries of ``model_state`` that ``model`` takes, converted for it.
 
-    GTA's T x T matrices saved for another clip length go to their module,
-    which resizes them (GTA.TEMPORAL_ADAPT: interpolate) or raises an error
-    naming both lengths. Logs what starts from scratch and what in the file
-    was not used.
+    A torchvision-style ResNet is renamed and inflated (``imagenet.py``);
+    blocks of another type at a block position are left out, so the model's
+    blocks keep their identity start (``keep_same_block_types``); GTA's
+    T x T matrices saved for another clip length are resized or refused
+    (GTA.TEMPORAL_ADAPT); then every tensor whose name and shape match is
+    taken. Logs what starts from scratch and what in ``source`` is not used.
+
+    Args:
+        model (nn.Module): the model (not DDP-wrapped).
+        model_state (dict): name -> tensor.
+        source (str): where ``model_state`` comes from, for the log.
+    Returns:
+        OrderedDict: name -> tensor, for ``model.load_state_dict(...,
+            strict=False)``.
+    Raises:
+        ValueError: GTA matrices of another clip length with
+            GTA.TEMPORAL_ADAPT: none, naming both lengths.
     """
     own = model.state_dict()
-
-    def loadable(name, value):
-        if own[name].shape == value.shape:
-            return True
+    if is_torchvision_resnet(model_state):
+        logger.info("%s is a torchvision-style ResNet: converting", source)
+        model_state = convert_torchvision_resnet(model_state, own)
+    model_state = keep_same_block_types(model, model_state)
+    matched, mismatched = OrderedDict(), []
+    for name, value in model_state.items():
+        if name not in own:
+            continue
         owner = model.get_submodule(name.rpartition(".")[0])
-        return isinstance(owner, GlobalTemporalMixing)
-
-    matched = {
-        name: value for name, value in state_dict.items() if name in own and loadable(name, value)
-    }
-    mismatched = sorted(name for name in state_dict if name in own and name not in matched)
-    unused = sorted(name for name in state_dict if name not in own)
-    from_scratch = sorted(name for name in own if name not in matched)
-    model.load_state_dict(matched, strict=False)
+        if isinstance(owner, GlobalTemporalMixing):
+            value = owner.adapt_saved_weight(value, name)
+        if value.shape == own[name].shape:
+            matched[name] = value
+        else:
+            mismatched.append(name)
+    unused = sorted(name for name in model_state if name not in own)
+    from_scratch = [name for name in own if name not in matched]
     logger.info("Loaded %d of %d tensors from %s", len(matched), len(own), source)
     if from_scratch:
         logger.info(
@@ -160,3 +186,73 @@ def load_matching(model, state_dict, source):
         logger.warning("Shape differs, not loaded: %s", ", ".join(mismatched))
     if unused:
         logger.info("In %s but not in the model, ignored: %s", source, ", ".join(unused))
+    return matched
+
+
+def load_checkpoint(path, model, optimizer=None, scaler=None):
+    """Loads a checkpoint into ``model`` (and ``optimizer``, ``scaler``).
+
+    The model takes ``matching_weights`` of the file; the optimizer and the
+    scaler take the file's states where it has them.
+
+    Returns:
+        int: the 0-based epoch stored in the file, or -1 if none.
+    """
+    state = read_checkpoint(path)
+    target = unwrap(model)
+    target.load_state_dict(
+        matching_weights(target, model_state_of(state, path), path), strict=False
+    )
+    if optimizer is not None and "optimizer_state" in state:
+        optimizer.load_state_dict(state["optimizer_state"])
+    if scaler is not None and "scaler_state" in state:
+        scaler.load_state_dict(state["scaler_state"])
+    return state.get("epoch", -1)
+
+
+def load_pretrained(path, checkpoint_type, model):
+    """Initial weights from ``path``: "pytorch" (see ``matching_weights``)
+    or "caffe2" (PySlowFast's model-zoo pickles, through PySlowFast's own
+    converter)."""
+    if checkpoint_type == "caffe2":
+        from slowfast.utils.checkpoint import load_checkpoint as load_caffe2
+
+        load_caffe2(path, unwrap(model), data_parallel=False, convert_from_caffe2=True)
+        logger.info("Loaded Caffe2 weights from %s", path)
+    else:
+        load_checkpoint(path, model)
+
+
+def pyslowfast_checkpoint(path, model, output_dir):
+    """A file that PySlowFast's own ``load_checkpoint`` reads as meant for
+    ``model``.
+
+    PySlowFast's loader reads only ``model_state``, takes the tensors whose
+    name and shape match, and, unless TRAIN.CHECKPOINT_EPOCH_RESET, the
+    file's epoch and optimizer state. A checkpoint of exactly this model
+    (the same names and shapes) is returned as it is, so PySlowFast
+    continues from it as it would. Any other (a torchvision ImageNet ResNet,
+    a model with other blocks or classes, GTA matrices of another clip
+    length) is written as ``{"model_state": matching_weights(...)}`` to
+    ``output_dir/converted_weights/``: weights only, so training starts at
+    the first epoch with a fresh optimizer.
+
+    Returns:
+        str: the file for PySlowFast's loader.
+    """
+    state = read_checkpoint(path)
+    model_state = model_state_of(state, path)
+    own = model.state_dict()
+    same_model = set(model_state) == set(own) and all(
+        model_state[name].shape == own[name].shape for name in own
+    )
+    if "model_state" in state and same_model:
+        return path
+    weights = matching_weights(model, model_state, path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    converted = os.path.join(output_dir, "converted_weights", stem + ".pyth")
+    os.makedirs(os.path.dirname(converted), exist_ok=True)
+    atomic_write(converted, lambda stream: torch.save({"model_state": weights}, stream))
+    logger.info("Wrote %s: the weights this model takes from %s, for PySlowFast's loader",
+                converted, path)
+    return converted

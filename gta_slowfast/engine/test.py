@@ -53,6 +53,21 @@ def save_scores(path, scores, labels, scored, video_paths):
     logger.info("Saved per-video scores to %s", path)
 
 
+def videos_in(dataset, views):
+    """Videos of a test set of ``views`` items per video (the plugin's and
+    PySlowFast's datasets: item i is a view of video i // views).
+
+    Raises:
+        ValueError: ``dataset.num_videos`` items are not whole videos.
+    """
+    if dataset.num_videos % views:
+        raise ValueError(
+            "The test set has {} items, not a multiple of TEST.NUM_ENSEMBLE_VIEWS x "
+            "TEST.NUM_SPATIAL_CROPS = {} views per video.".format(dataset.num_videos, views)
+        )
+    return dataset.num_videos // views
+
+
 @torch.no_grad()
 def test(cfg):
     """Tests the model of ``cfg``; returns the final stats."""
@@ -66,13 +81,16 @@ def test(cfg):
     model.eval()
     loader = construct_loader(cfg, "test")
     dataset = loader.dataset
-    meter = TestMeter(dataset.num_videos, cfg.MODEL.NUM_CLASSES)
+    views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+    num_videos = videos_in(dataset, views)
+    meter = TestMeter(num_videos, cfg.MODEL.NUM_CLASSES)
     device = distributed.device_of(cfg)
     start = time.perf_counter()
-    for cur_iter, (inputs, labels, _, _, meta) in enumerate(loader):
+    for cur_iter, (inputs, labels, index, _, meta) in enumerate(loader):
         inputs = [x.to(device, non_blocking=True) for x in inputs]
         scores = model(inputs).cpu()
-        meter.update(scores, labels, meta["video_index"], meta["valid"])
+        valid = meta.get("valid", torch.ones(len(index), dtype=torch.bool))
+        meter.update(scores, labels, index // views, valid)
         if (cur_iter + 1) % cfg.LOG_PERIOD == 0 or cur_iter + 1 == len(loader):
             seconds = (time.perf_counter() - start) / (cur_iter + 1)
             log_json_stats(
@@ -88,7 +106,7 @@ def test(cfg):
     unreadable = int((~scored).sum())
     if unreadable:
         logger.warning("%d of %d videos could not be read and are not scored.",
-                       unreadable, dataset.num_videos)
+                       unreadable, num_videos)
     if not scored.any():
         raise RuntimeError("No test video could be read.")
     top1_err, top5_err = topk_errors(scores[scored], labels[scored])
@@ -108,5 +126,6 @@ def test(cfg):
         stats["top1_acc"], stats["top5_acc"], stats["videos"], stats["views"],
     )
     if distributed.is_master():
-        save_scores(scores_path(cfg, checkpoint), scores, labels, scored, dataset.video_paths)
+        video_paths = getattr(dataset, "video_paths", [str(i) for i in range(num_videos)])
+        save_scores(scores_path(cfg, checkpoint), scores, labels, scored, video_paths)
     return stats

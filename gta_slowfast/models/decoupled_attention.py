@@ -2,7 +2,8 @@
 
 One module builds every row of the paper's Table 3 from a ``BlockSpec``.
 Like PySlowFast's ``Nonlocal``, it works in an inner width D = C/2 and ends
-in a projection back to C and a BatchNorm whose scale starts at zero, so an
+in a projection back to C and a norm (BatchNorm, or the one BN.NORM_TYPE
+names) whose scale starts at zero, so an
 inserted block is the identity at step 0. With input X (N, C, T, H, W):
 
     V      = W_V X                                   value stream, D channels
@@ -66,6 +67,7 @@ class DecoupledAttentionBlock(nn.Module):
         temporal_adapt="none",
         norm_eps=1e-5,
         norm_momentum=0.1,
+        norm_module=nn.BatchNorm3d,
     ):
         """
         Args:
@@ -81,7 +83,11 @@ class DecoupledAttentionBlock(nn.Module):
             spatial_size (tuple): (H, W) at this position, for "static".
             temporal_adapt (str): "none" or "interpolate", see
                 ``GlobalTemporalMixing``.
-            norm_eps (float), norm_momentum (float): of the final BatchNorm.
+            norm_eps (float), norm_momentum (float): of the final norm.
+            norm_module (callable): the final norm's class, called as
+                ``norm_module(num_features=C, eps=..., momentum=...)``, as
+                PySlowFast's ``Nonlocal`` does (BatchNorm3d, or GitHub main's
+                ``get_norm(cfg)`` for ``BN.NORM_TYPE``).
         """
         super().__init__()
         self.spec = spec
@@ -119,7 +125,7 @@ class DecoupledAttentionBlock(nn.Module):
             )
             self.region_mixing = GlobalTemporalMixing(num_frames, num_groups, temporal_adapt)
             self.proj_out_region = nn.Linear(self.dim_inner, dim)
-        self.bn = nn.BatchNorm3d(dim, eps=norm_eps, momentum=norm_momentum)
+        self.bn = norm_module(num_features=dim, eps=norm_eps, momentum=norm_momentum)
         self.reset_parameters()
 
     def reset_parameters(self):

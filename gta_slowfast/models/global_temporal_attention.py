@@ -96,19 +96,36 @@ class GlobalTemporalMixing(nn.Module):
             )
         return resize_matrices(self.weight, num_frames)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Loads matrices saved for another clip length: an error naming both
-        lengths, or resized with GTA.TEMPORAL_ADAPT: interpolate."""
-        saved = state_dict.get(prefix + "weight")
-        if saved is not None and saved.shape[-1] != self.num_frames:
-            if self.temporal_adapt == "none":
-                raise ValueError(
-                    "{}weight holds T x T matrices for T={} frames but this "
-                    "model is built for T={} (DATA.NUM_FRAMES). Use the "
-                    "checkpoint's clip length, or set GTA.TEMPORAL_ADAPT: "
-                    "interpolate.".format(prefix, saved.shape[-1], self.num_frames)
+    def adapt_saved_weight(self, saved, name="weight"):
+        """Matrices saved for any clip length, as this module loads them.
+
+        Args:
+            saved (Tensor): (G, G, T', T').
+            name (str): the entry's name, for the error.
+        Returns:
+            Tensor: (G, G, T, T); ``saved`` itself where T' = T, else resized
+                (GTA.TEMPORAL_ADAPT: interpolate).
+        Raises:
+            ValueError: T' != T with GTA.TEMPORAL_ADAPT: none, naming both.
+        """
+        if saved.shape[-1] == self.num_frames:
+            return saved
+        if self.temporal_adapt == "none":
+            raise ValueError(
+                "{} holds T x T matrices for T={} frames but this model is "
+                "built for T={} (DATA.NUM_FRAMES). Use the checkpoint's clip "
+                "length, or set GTA.TEMPORAL_ADAPT: interpolate.".format(
+                    name, saved.shape[-1], self.num_frames
                 )
-            state_dict[prefix + "weight"] = resize_matrices(saved, self.num_frames)
+            )
+        return resize_matrices(saved, self.num_frames)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Loads matrices saved for another clip length as
+        ``adapt_saved_weight`` says."""
+        name = prefix + "weight"
+        if name in state_dict:
+            state_dict[name] = self.adapt_saved_weight(state_dict[name], name)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, value):

@@ -5,9 +5,17 @@ The models are built by PySlowFast's own classes; afterwards each module
 s2..s5 is replaced by a ``DecoupledAttentionBlock`` of the same width.
 ``ResStage.forward`` looks these modules up by name in both PySlowFast
 generations, so nothing else changes.
+
+Loading weights keeps each inserted block's identity start: a block loads
+only from a checkpoint that holds the same block type at that position
+(``keep_same_block_types``), whichever code calls ``load_state_dict``
+(the plugin's checkpoint loader or PySlowFast's).
 """
 
+import logging
 import math
+import re
+from collections import OrderedDict
 
 import torch
 
@@ -16,6 +24,9 @@ from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
 from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
 
 STAGES = ("s2", "s3", "s4", "s5")
+_BLOCK_NAME = re.compile(r"^pathway\d+_nonlocal\d+$")
+
+logger = logging.getLogger(__name__)
 
 
 def is_multi_pathway(cfg):
@@ -46,7 +57,9 @@ def stage_spatial_size(cfg, stage, pathway):
 
 
 def replace_nonlocal_blocks(model, cfg):
-    """Swaps PySlowFast's Nonlocal blocks for the block GTA.BLOCK names.
+    """Swaps PySlowFast's Nonlocal blocks for the block GTA.BLOCK names,
+    with the norm PySlowFast's own blocks use (``compat.norm_module``) and
+    the replaced block's norm eps and momentum.
 
     Args:
         model (nn.Module): a PySlowFast ResNet or SlowFast.
@@ -57,6 +70,7 @@ def replace_nonlocal_blocks(model, cfg):
     """
     stock = cfg.GTA.BLOCK.strip().upper() == STOCK_NONLOCAL
     spec = None if stock else BlockSpec.parse(cfg.GTA.BLOCK)
+    norm_module = compat.norm_module(cfg)
     for stage, name in enumerate(STAGES):
         res_stage = getattr(model, name)
         for pathway in range(model.num_pathways):
@@ -86,14 +100,76 @@ def replace_nonlocal_blocks(model, cfg):
                     region_assignment=cfg.GTA.REGION_ASSIGNMENT,
                     spatial_size=stage_spatial_size(cfg, stage, pathway),
                     temporal_adapt=cfg.GTA.TEMPORAL_ADAPT,
-                    norm_eps=cfg.BN.EPSILON,
-                    norm_momentum=cfg.BN.MOMENTUM,
+                    norm_eps=nonlocal_block.norm_eps,
+                    norm_momentum=nonlocal_block.norm_momentum,
+                    norm_module=norm_module,
                 )
                 setattr(res_stage, attribute, block)
     return model
 
 
-class GTAResNet(compat.ResNet):
+def inserted_blocks(model):
+    """The modules at NONLOCAL.LOCATION, stock ``Nonlocal`` or not.
+
+    Returns:
+        OrderedDict: state-dict prefix ("s3.pathway0_nonlocal1.") -> module.
+    """
+    return OrderedDict(
+        (stage + "." + name + ".", module)
+        for stage in STAGES
+        for name, module in getattr(model, stage).named_children()
+        if _BLOCK_NAME.match(name)
+    )
+
+
+def keep_same_block_types(model, state_dict):
+    """``state_dict`` without the entries of blocks of another type.
+
+    At each position of ``inserted_blocks(model)``, the entries of
+    ``state_dict`` under its prefix load only if their names are exactly
+    those of the model's block there: an NL checkpoint's ``...bn.weight``
+    would otherwise land in a GTA block's final norm, and the block would no
+    longer be the identity at the start of fine-tuning. The log names each
+    block that starts from its initialisation and why.
+
+    Args:
+        model (nn.Module): a GTAResNet or GTASlowFast (not DDP-wrapped).
+        state_dict (dict): name -> tensor.
+    Returns:
+        OrderedDict: the entries to load.
+    """
+    kept = OrderedDict(state_dict)
+    for prefix, block in inserted_blocks(model).items():
+        given = {key[len(prefix):] for key in state_dict if key.startswith(prefix)}
+        own = set(block.state_dict())
+        if not given or given == own:
+            continue
+        for name in given:
+            del kept[prefix + name]
+        logger.info(
+            "%s starts from its initialisation: the weights loaded hold another "
+            "block type there (with %s, this %s has %s).",
+            prefix[:-1],
+            _module_names(given),
+            type(block).__name__,
+            _module_names(own),
+        )
+    return kept
+
+
+def _module_names(parameter_names):
+    """"conv_g, conv_out, bn" for ["conv_g.weight", "conv_out.bias", ...]."""
+    return ", ".join(dict.fromkeys(name.rpartition(".")[0] for name in sorted(parameter_names)))
+
+
+class _KeepsBlockTypesOnLoad:
+    """Applies ``keep_same_block_types`` to every ``load_state_dict``."""
+
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        return super().load_state_dict(keep_same_block_types(self, state_dict), *args, **kwargs)
+
+
+class GTAResNet(_KeepsBlockTypesOnLoad, compat.ResNet):
     """PySlowFast's single-pathway ResNet (C2D, I3D, Slow) with GTA.BLOCK
     at NONLOCAL.LOCATION. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
 
@@ -103,7 +179,7 @@ class GTAResNet(compat.ResNet):
         replace_nonlocal_blocks(self, cfg)
 
 
-class GTASlowFast(compat.SlowFast):
+class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
     """PySlowFast's SlowFast with GTA.BLOCK at NONLOCAL.LOCATION.
     Input: [slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]."""
 
