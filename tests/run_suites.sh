@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the test suite once per PySlowFast generation (called by `make test`).
+#
+#   PY       python of the pyslowfast 1.0 environment
+#   MAIN_PY  python of the GitHub-main environment
+#   TREES    GitHub-main SlowFast clones, space separated (may be empty)
+#
+# Each clone goes on PYTHONPATH, as SlowFast's INSTALL.md says. pytest's exit
+# status 5 (no test collected) counts as a pass. Exits non-zero if any run
+# failed, after all have run.
+set -u
+cd "$(dirname "$0")/.."
+
+status=0
+summary=()
+
+run() {  # run LABEL PYTHON [PYTHONPATH]
+    local label=$1 python=$2 path=${3:-} start rc
+    echo "=== tests under $label"
+    start=$SECONDS
+    env -u PYSLOWFAST_ROOT ${path:+PYTHONPATH="$path"} "$python" -m pytest tests
+    rc=$?
+    if [ $rc -eq 5 ]; then
+        echo "pytest collected no test under $label"
+        rc=0
+    fi
+    [ $rc -eq 0 ] || status=1
+    summary+=("$label: exit $rc in $((SECONDS - start)) s")
+}
+
+run "pyslowfast 1.0" "$PY"
+if [ -z "${TREES// /}" ]; then
+    summary+=("GitHub main: skipped, no SlowFast clone found; run make test PYSLOWFAST_ROOT=/path/to/SlowFast to include one")
+else
+    for tree in $TREES; do
+        run "GitHub main at $tree" "$MAIN_PY" "$tree"
+    done
+fi
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+exit $status
