@@ -23,6 +23,7 @@ from gta_slowfast.engine.checkpoint import (
 )
 from gta_slowfast.engine.logging_setup import setup_logging
 from gta_slowfast.engine.meters import TrainMeter, ValMeter, topk_errors
+from gta_slowfast.engine.mixed_precision import MixedPrecision
 from gta_slowfast.models import build_model
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def seed_everything(cfg):
     torch.manual_seed(seed)
 
 
-def resume_or_initialize(cfg, model, optimizer):
+def resume_or_initialize(cfg, model, optimizer, scaler=None):
     """Continues from OUTPUT_DIR's last checkpoint (TRAIN.AUTO_RESUME) or
     loads TRAIN.CHECKPOINT_FILE_PATH.
 
@@ -44,7 +45,7 @@ def resume_or_initialize(cfg, model, optimizer):
     """
     last = last_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
     if last:
-        epoch = load_checkpoint(last, model, optimizer)
+        epoch = load_checkpoint(last, model, optimizer, scaler)
         logger.info("Resuming from %s: continuing at epoch %d", last, epoch + 2)
         return epoch + 1
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
@@ -56,8 +57,12 @@ def _to_device(inputs, labels, device):
     return [x.to(device, non_blocking=True) for x in inputs], labels.to(device)
 
 
-def train_epoch(loader, model, optimizer, meter, epoch, cfg):
-    """One pass over the training set."""
+def train_epoch(loader, model, optimizer, precision, meter, epoch, cfg):
+    """One pass over the training set.
+
+    Args:
+        precision (MixedPrecision): autocast and loss scaling of the steps.
+    """
     model.train()
     meter.reset()
     device = distributed.device_of(cfg)
@@ -66,8 +71,9 @@ def train_epoch(loader, model, optimizer, meter, epoch, cfg):
         inputs, labels = _to_device(inputs, labels, device)
         lr = get_epoch_lr(epoch + float(cur_iter) / iters, cfg)
         set_lr(optimizer, lr)
-        preds = model(inputs)
-        loss = F.cross_entropy(preds, labels)
+        with precision.autocast():
+            preds = model(inputs)
+            loss = F.cross_entropy(preds, labels)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(
                 "Loss is {} at epoch {}, iteration {}: training stopped. The "
@@ -76,8 +82,7 @@ def train_epoch(loader, model, optimizer, meter, epoch, cfg):
                 )
             )
         optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        precision.backward_and_step(loss, optimizer)
         top1, top5 = topk_errors(preds.detach(), labels)
         stats = torch.tensor([loss.item(), top1, top5], device=device)
         loss_value, top1, top5 = distributed.all_reduce([stats], average=True)[0].tolist()
@@ -124,7 +129,9 @@ def train(cfg):
     logger.info("Training with config:\n%s", cfg)
     model = build_model(cfg)
     optimizer = construct_optimizer(model, cfg)
-    start_epoch = resume_or_initialize(cfg, model, optimizer)
+    precision = MixedPrecision(cfg)
+    logger.info("Mixed precision (TRAIN.MIXED_PRECISION): %s", precision.describe())
+    start_epoch = resume_or_initialize(cfg, model, optimizer, precision.scaler)
     train_loader = construct_loader(cfg, "train")
     val_loader = construct_loader(cfg, "val")
     if len(train_loader) == 0:
@@ -138,11 +145,11 @@ def train(cfg):
     logger.info("Start epoch: %d of %d", start_epoch + 1, cfg.SOLVER.MAX_EPOCH)
     for epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
         shuffle_dataset(train_loader, epoch)
-        train_epoch(train_loader, model, optimizer, meter, epoch, cfg)
+        train_epoch(train_loader, model, optimizer, precision, meter, epoch, cfg)
         if cfg.BN.USE_PRECISE_STATS and get_bn_modules(model):
             calculate_precise_bn(train_loader, model, cfg.BN.NUM_BATCHES_PRECISE, device)
         if _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg) and distributed.is_master():
-            save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, epoch, cfg)
+            save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, epoch, cfg, precision.scaler)
         if _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg):
             eval_epoch(val_loader, model, epoch, cfg)
     return model

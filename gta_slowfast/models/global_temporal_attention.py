@@ -6,7 +6,6 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from gta_slowfast.config import check_choice
 
@@ -30,7 +29,15 @@ def resize_matrices(weight, num_frames):
 class MixGroupsOverTime(torch.autograd.Function):
     """``einsum("gkts,nspgc->ntpkc", M, V)`` that saves V itself for
     backward rather than the permuted copy einsum makes of it (V is kept
-    alive by the block anyway)."""
+    alive by the block anyway).
+
+    Mixed precision: the forward einsum runs under the caller's autocast
+    (so in bf16 or fp16 there), and the backward computes in the dtype of
+    the incoming gradient, which autograd gives in the forward output's
+    dtype; each gradient is returned in its input's dtype (fp32 for the
+    matrices). The backward is made of differentiable ops, so double
+    backward works.
+    """
 
     @staticmethod
     def forward(ctx, matrices, groups):
@@ -38,14 +45,17 @@ class MixGroupsOverTime(torch.autograd.Function):
         return torch.einsum("gkts,nspgc->ntpkc", matrices, groups)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
         matrices, groups = ctx.saved_tensors
         grad_matrices = grad_groups = None
         if ctx.needs_input_grad[0]:
-            grad_matrices = torch.einsum("ntpkc,nspgc->gkts", grad, groups)
+            grad_matrices = torch.einsum(
+                "ntpkc,nspgc->gkts", grad, groups.to(grad.dtype)
+            ).to(matrices.dtype)
         if ctx.needs_input_grad[1]:
-            grad_groups = torch.einsum("gkts,ntpkc->nspgc", matrices, grad)
+            grad_groups = torch.einsum(
+                "gkts,ntpkc->nspgc", matrices.to(grad.dtype), grad
+            ).to(groups.dtype)
         return grad_matrices, grad_groups
 
 
