@@ -2,12 +2,17 @@
 """Forward+backward time and peak memory of NL, DNL and GTA, with ratios
 against NL measured in the same run.
 
-    python tools/benchmark_speed.py [--device cpu|cuda] [--repeats 5] [--rounds 3] [--json] [--quick]
+    python tools/benchmark_speed.py [--device cpu|cuda] [--autocast bf16 [fp16]]
+        [--select model] [--repeats 5] [--rounds 3] [--json] [--quick]
 
 Cases: one block at the res3 shape (C=512, T=8, 28x28) and the res4 shape
 (C=1024, T=8, 14x14), batch 1; and one training step (forward, backward,
 SGD step) of the whole C2D-R50 at 8x224x224 with NL and with GTA (the SSv2
-configs). Each measurement runs in a fresh process, after two warm-up runs.
+configs). In fp32, and, for each --autocast dtype, with the forward pass
+under ``torch.autocast`` in that dtype (case "NAME@bf16"), as
+TRAIN.MIXED_PRECISION trains; ratios are against NL in the same precision.
+--select keeps the cases whose name contains one of its words. Each
+measurement runs in a fresh process, after two warm-up runs.
 Time: the median of --repeats runs (CUDA events on a GPU); on the CPU, the
 median of that over --rounds rounds that run every case in turn. Peak memory on a
 GPU: ``torch.cuda.max_memory_allocated`` over what the model and input
@@ -35,13 +40,22 @@ SHAPES = {"res3": (512, 28), "res4": (1024, 14)}
 MODELS = {"NL": "C2D_NLN_8x1_R50.yaml", "GTA": "C2D_GTA_8x1_R50.yaml"}
 
 
-def cases():
+AUTOCAST_DTYPES = ("bf16", "fp16")
+
+
+def cases(autocast=(), select=()):
+    """Case names: "block_res3_GTA", "model_NL", ... and, per autocast
+    dtype, the same with "@bf16" (or "@fp16") appended; only those whose
+    name contains a word of ``select`` where given."""
     names = ["block_{}_{}".format(shape, block) for shape in SHAPES for block in BLOCKS]
-    return names + ["model_{}".format(block) for block in MODELS]
+    names += ["model_{}".format(block) for block in MODELS]
+    names = [name for name in names if not select or any(word in name for word in select)]
+    return names + ["{}@{}".format(name, dtype) for dtype in autocast for name in names]
 
 
 def build_case(name, quick, device):
-    """Returns (module, inputs, step) for a case; step(inputs) runs once."""
+    """Returns (module, step) for a case; step() runs one forward+backward
+    (model: + SGD step), the forward under autocast for "...@dtype"."""
     import torch
 
     import gta_slowfast
@@ -50,6 +64,12 @@ def build_case(name, quick, device):
     from gta_slowfast.models import BlockSpec, DecoupledAttentionBlock
 
     torch.manual_seed(0)
+    name, _, precision = name.partition("@")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
     kind, *rest = name.split("_")
     if kind == "block":
         shape, block = rest
@@ -65,7 +85,9 @@ def build_case(name, quick, device):
         x = torch.randn(1, channels, 8, size, size, device=device)
 
         def step():
-            module(x.requires_grad_()).sum().backward()
+            with autocast():
+                out = module(x.requires_grad_())
+            out.float().sum().backward()
 
         return module, step
     opts = ["NUM_GPUS", 1 if device.type == "cuda" else 0]
@@ -79,7 +101,9 @@ def build_case(name, quick, device):
 
     def step():
         optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model([clip]), labels).backward()
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(model([clip]), labels)
+        loss.backward()
         optimizer.step()
 
     return model, step
@@ -163,23 +187,26 @@ def run_cases(args):
     turn (so that drift of the machine's speed hits NL and GTA alike), and
     memory is measured once, in a process of its own. On a GPU, one
     process per case measures both."""
+    names = cases(args.autocast, args.select)
     if args.device.startswith("cuda"):
-        return {name: run_in_fresh_process(name, args, "both") for name in cases()}
-    times = {name: [] for name in cases()}
+        return {name: run_in_fresh_process(name, args, "both") for name in names}
+    times = {name: [] for name in names}
     for _ in range(args.rounds):
-        for name in cases():
+        for name in names:
             times[name].append(run_in_fresh_process(name, args, "time")["time_ms"])
     return {
         name: {"time_ms": statistics.median(times[name]),
                **run_in_fresh_process(name, args, "memory")}
-        for name in cases()
+        for name in names
     }
 
 
 def with_ratios(results):
-    """Adds time and memory ratios against the NL case of the same group."""
+    """Adds time and memory ratios against the NL case of the same group
+    and precision."""
     for name, row in results.items():
-        reference = results[name.rsplit("_", 1)[0] + "_NL"]
+        case, at, precision = name.partition("@")
+        reference = results[case.rsplit("_", 1)[0] + "_NL" + at + precision]
         row["time_ratio_vs_nl"] = row["time_ms"] / reference["time_ms"]
         row["memory_ratio_vs_nl"] = row["memory_mb"] / max(reference["memory_mb"], 1e-9)
     return results
@@ -191,6 +218,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per process")
     parser.add_argument("--rounds", type=int, default=3,
                         help="CPU: processes per case for time, in turn with the other cases")
+    parser.add_argument("--autocast", nargs="+", default=[], choices=AUTOCAST_DTYPES,
+                        help="also measure every case with the forward under autocast")
+    parser.add_argument("--select", nargs="+", default=[],
+                        help="only the cases whose name contains one of these words")
     parser.add_argument("--quick", action="store_true", help="small shapes, for tests")
     parser.add_argument("--json", action="store_true",
                         help='print {"name": {"time_ratio_vs_nl", "memory_ratio_vs_nl"}}')
@@ -209,10 +240,10 @@ def main(argv=None):
             for name, row in results.items()
         }, indent=2))
         return
-    print("{:<16} {:>10} {:>11} {:>10} {:>12}".format(
+    print("{:<21} {:>10} {:>11} {:>10} {:>12}".format(
         "case", "time (ms)", "peak (MB)", "time / NL", "memory / NL"))
     for name, row in results.items():
-        print("{:<16} {:>10.1f} {:>11.1f} {:>10.2f} {:>12.2f}".format(
+        print("{:<21} {:>10.1f} {:>11.1f} {:>10.2f} {:>12.2f}".format(
             name, row["time_ms"], row["memory_mb"], row["time_ratio_vs_nl"],
             row["memory_ratio_vs_nl"]))
     print("device: {}; forward+backward (model: + SGD step), batch 1, time: median of {} "
