@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 
 import pytest
 import torch
@@ -10,9 +11,10 @@ import gta_slowfast
 from gta_slowfast.engine import checkpoint
 from gta_slowfast.engine.imagenet import convert_torchvision_resnet
 from gta_slowfast.flop_count import clip_inputs
-from gta_slowfast.models import DecoupledAttentionBlock
+from gta_slowfast.models.video_models import inserted_blocks
 
-from conftest import small_cfg
+from conftest import randomize_norms, small_cfg
+from pipeline import CONFIG, make_tiny_dataset, run_net, tiny_opts
 
 RESNET50_LAYERS = (3, 4, 6, 3)
 
@@ -135,16 +137,49 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
         checkpoint.load_checkpoint(str(tmp_path / "nope.pyth"), model)
 
 
-def test_blocks_are_kept_across_a_checkpoint_of_another_block_type(tmp_path):
-    """An NL checkpoint initialises a GTA model's backbone; blocks start fresh."""
-    nl = gta_slowfast.build_model(small_cfg("SSv2/C2D_NLN_8x1_R50.yaml"))
-    path = tmp_path / "nl.pyth"
-    torch.save({"model_state": nl.state_dict(), "epoch": 3}, path)
-    gta = gta_slowfast.build_model(small_cfg("SSv2/C2D_GTA_8x1_R50.yaml"))
-    assert checkpoint.load_checkpoint(str(path), gta) == 3
-    assert torch.equal(gta.state_dict()["s2.pathway0_res0.branch1.weight"],
-                       nl.state_dict()["s2.pathway0_res0.branch1.weight"])
-    assert any(isinstance(m, DecoupledAttentionBlock) for m in gta.modules())
+@pytest.mark.parametrize("source, target", [("NLN", "GTA"), ("NLN", "DNL"), ("GTA", "NLN"),
+                                            ("DNL", "GTA")])
+def test_blocks_keep_their_identity_start_across_a_checkpoint_of_another_block_type(
+        source, target, tmp_path, caplog):
+    """A checkpoint with other blocks initialises the backbone; every
+    inserted block keeps its initialisation, its final norm at zero."""
+    trained = gta_slowfast.build_model(small_cfg("SSv2/C2D_{}_8x1_R50.yaml".format(source)))
+    randomize_norms(trained)
+    path = tmp_path / "other.pyth"
+    torch.save({"model_state": trained.state_dict(), "epoch": 3}, path)
+    model = gta_slowfast.build_model(small_cfg("SSv2/C2D_{}_8x1_R50.yaml".format(target)))
+    initial = {name: t.clone() for name, t in model.state_dict().items() if "nonlocal" in name}
+    with caplog.at_level(logging.INFO):
+        assert checkpoint.load_checkpoint(str(path), model) == 3
+    loaded = model.state_dict()
+    for name, tensor in initial.items():
+        assert torch.equal(loaded[name], tensor), name
+    assert all(torch.count_nonzero(b.bn.weight) == 0 for b in inserted_blocks(model).values())
+    name = "s2.pathway0_res0.branch1_bn.running_var"
+    assert torch.equal(loaded[name], trained.state_dict()[name])
+    assert caplog.text.count("starts from its initialisation: the weights loaded hold "
+                             "another block type") == 5
+
+
+def test_one_epoch_at_zero_lr_from_an_nl_checkpoint_keeps_gta_norms_at_zero(tmp_path):
+    data = make_tiny_dataset(tmp_path / "data")
+    nl_cfg = gta_slowfast.load_config(CONFIG, tiny_opts(data, tmp_path / "nl") + ["GTA.BLOCK", "NL"])
+    nl = randomize_norms(gta_slowfast.build_model(nl_cfg))
+    path = checkpoint.save_checkpoint(str(tmp_path / "nl"), nl, torch.optim.SGD(nl.parameters(), lr=1),
+                                      4, nl_cfg)
+    out = tmp_path / "gta"
+    result = run_net(data, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
+                     "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
+                     "SOLVER.WARMUP_START_LR", 0.0,
+                     # GitHub main's cosine schedule refuses a zero base rate
+                     "SOLVER.LR_POLICY", "steps_with_relative_lrs")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "starts from its initialisation" in result.output
+    saved = torch.load(out / "checkpoints" / "checkpoint_epoch_00001.pyth", weights_only=False)
+    scales = [t for name, t in saved["model_state"].items() if re.search(r"nonlocal\d+\.bn\.weight$", name)]
+    assert len(scales) == 5 and all(torch.count_nonzero(scale) == 0 for scale in scales)
+    name = "s3.pathway0_res2.branch2.b.weight"
+    assert torch.equal(saved["model_state"][name], nl.state_dict()[name])
 
 
 def test_matrices_for_another_clip_length_are_refused_or_resized(tmp_path):

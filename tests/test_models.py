@@ -218,3 +218,18 @@ def test_test_crop_shares_weights_with_training_crop():
 def test_models_are_in_pyslowfast_registry():
     assert compat.MODEL_REGISTRY.get("GTAResNet") is gta_slowfast.models.GTAResNet
     assert compat.MODEL_REGISTRY.get("GTASlowFast") is gta_slowfast.models.GTASlowFast
+
+
+NORM_TYPES = ["batchnorm", "sub_batchnorm", "sync_batchnorm"] if compat.GENERATION == "main" else [None]
+
+
+@pytest.mark.parametrize("norm_type", NORM_TYPES)
+def test_inserted_blocks_use_the_norm_of_pyslowfast_blocks(norm_type):
+    opts = [] if norm_type is None else ["BN.NORM_TYPE", norm_type, "BN.NUM_SPLITS", 2]
+    cfg = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", *opts)
+    model = gta_slowfast.build_model(cfg)
+    stock_norm = type(model.s3.pathway0_res0.branch2.a_bn)
+    for block in attention_blocks(model):
+        assert type(block.bn) is stock_norm
+        assert torch.count_nonzero(block.bn.weight) == 0  # identity start
+    assert model.train()(clip_inputs(cfg, batch_size=2)).shape == (2, 5)

@@ -130,3 +130,49 @@ def write_frame_list(path, videos, prefix):
                         video_id, number, frame_id, os.path.relpath(frame, prefix)
                     )
                 )
+
+
+def write_kinetics_sample(data_dir, num_classes, per_class, num_frames=30):
+    """A Kinetics-style sample: ``videos/<split>_<class>_<n>.mp4`` (H.264)
+    and PySlowFast's ``{train,val,test}.csv`` (``path label``, paths
+    relative to ``data_dir/videos``); ``per_class`` training videos and one
+    val/test video per class. Returns ``data_dir``."""
+    videos = os.path.join(data_dir, "videos")
+    os.makedirs(videos, exist_ok=True)
+    counts = {"train": per_class, "val": 1}
+    lines = {}
+    for split, count in counts.items():
+        lines[split] = []
+        for label in range(num_classes):
+            for number in range(count):
+                name = "{}_{}_{}.mp4".format(split, label, number)
+                write_video(os.path.join(videos, name), num_frames)
+                lines[split].append("{} {}\n".format(name, label))
+    lines["test"] = lines["val"]
+    for split, rows in lines.items():
+        with open(os.path.join(data_dir, split + ".csv"), "w") as stream:
+            stream.writelines(rows)
+    return data_dir
+
+
+def write_ssv2_frames_sample(data_dir, classes, num_frames=12):
+    """PySlowFast's own SSv2 layout: the official json files, frames
+    ``frames/<id>/<n>.png`` and frame lists ``train.csv``/``val.csv`` in
+    ``data_dir``, one training and one validation video per class (ids
+    ``1<k>`` and ``2<k>``). Returns ``data_dir``."""
+    frames_dir = os.path.join(data_dir, "frames")
+    splits = {"train": {}, "validation": {}}
+    for label, name in enumerate(classes):
+        for split, first in (("train", 1), ("validation", 2)):
+            video_id = "{}{}".format(first, label)
+            splits[split][video_id] = write_frame_images(
+                os.path.join(frames_dir, video_id), num_frames
+            )
+    write_ssv2_annotations(
+        data_dir,
+        classes,
+        {split: [(i, classes[int(i[1:])]) for i in videos] for split, videos in splits.items()},
+    )
+    write_frame_list(os.path.join(data_dir, "train.csv"), splits["train"], frames_dir)
+    write_frame_list(os.path.join(data_dir, "val.csv"), splits["validation"], frames_dir)
+    return data_dir

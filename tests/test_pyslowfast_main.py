@@ -1,0 +1,332 @@
+"""GitHub-main PySlowFast, end to end on generated videos.
+
+* Its own ``build_model`` builds every config through MODEL_REGISTRY.
+* Where its tools import (bac7b67): ``tools/run_net.py`` runs its
+  ``train_net``/``test_net`` with the plugin's datasets and with its own
+  Ssv2 (frames) dataset, C2D and SlowFast models, multi-view test,
+  TensorBoard, the ImageNet init, fine-tuning from a checkpoint of another
+  block type and GTA.TEMPORAL_ADAPT on load; and its own
+  ``tools/run_net.py`` runs with the plugin added as README says.
+* Where they do not (HEAD imports Meta-internal modules), and with
+  ``PYSLOWFAST_ROOT=`` (empty): the plugin's loop, saying why.
+
+Skipped under pyslowfast 1.0. PySlowFast's own tools score top-5, so their
+data sets here have at least 5 classes.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import gta_slowfast
+from gta_slowfast import compat
+from gta_slowfast.datasets.synthetic import generate_dataset
+from gta_slowfast.engine.checkpoint import save_checkpoint
+from gta_slowfast.models import DecoupledAttentionBlock
+from gta_slowfast.models.video_models import inserted_blocks
+
+from conftest import CONFIGS, REPO
+from pipeline import plugin_loop_env, run_command
+from test_checkpoint import torchvision_resnet50_state
+from video_files import write_kinetics_sample, write_ssv2_frames_sample
+
+pytestmark = pytest.mark.skipif(
+    compat.GENERATION != "main", reason="needs GitHub-main PySlowFast (make test runs it)"
+)
+TOOLS = compat.find_pyslowfast_tools() if compat.GENERATION == "main" else None
+with_tools = pytest.mark.skipif(
+    TOOLS is None or not TOOLS.available,
+    reason="PySlowFast's tools do not import here: {}".format(TOOLS and TOOLS.reason),
+)
+without_tools = pytest.mark.skipif(
+    TOOLS is None or TOOLS.available, reason="PySlowFast's tools import here (bac7b67)"
+)
+
+SSV2_C2D = "SSv2/C2D_GTA_8x1_R50.yaml"
+SSV2_SLOWFAST = "SSv2/SLOWFAST_GTA_16x8_R50.yaml"
+KINETICS_C2D = "Kinetics/C2D_GTA_8x8_R50.yaml"
+TOOLS_LINE = "Running PySlowFast's tools/train_net.py and test_net.py"
+PLUGIN_LINE = "Running the plugin's training and test loop"
+FRAME_CLASSES = ["Pushing something", "Pulling something", "Lifting something",
+                 "Dropping something", "Spinning something", "Tearing something"]
+
+
+@pytest.fixture(scope="module")
+def ssv2_videos(tmp_path_factory):
+    """The official SSv2 layout (webm), 6 classes (3 reversal pairs)."""
+    data = tmp_path_factory.mktemp("ssv2_videos")
+    generate_dataset(str(data), num_pairs=3, train_per_class=2, val_per_class=1,
+                     num_frames=12, height=40, width=48, verbose=False)
+    return data
+
+
+@pytest.fixture(scope="module")
+def ssv2_frames(tmp_path_factory):
+    """PySlowFast's own SSv2 layout (frames and frame lists), 6 classes."""
+    return write_ssv2_frames_sample(tmp_path_factory.mktemp("ssv2_frames"), FRAME_CLASSES)
+
+
+@pytest.fixture(scope="module")
+def kinetics(tmp_path_factory):
+    """PySlowFast's Kinetics csv layout with mp4 (H.264) videos, 5 classes."""
+    return write_kinetics_sample(tmp_path_factory.mktemp("kinetics"), num_classes=5, per_class=2)
+
+
+def tiny_opts(output_dir, num_classes, *opts):
+    """Shrinks a repo config to a one-epoch CPU run; KEY VALUE strings."""
+    return [str(o) for o in [
+        "NUM_GPUS", 0, "OUTPUT_DIR", output_dir, "MODEL.NUM_CLASSES", num_classes,
+        "RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 32, "DATA.TEST_CROP_SIZE", 32,
+        "DATA.TRAIN_JITTER_SCALES", "[40, 48]", "TRAIN.BATCH_SIZE", 4, "TEST.BATCH_SIZE", 4,
+        "DATA_LOADER.NUM_WORKERS", 0, "SOLVER.MAX_EPOCH", 1, "LOG_PERIOD", 1,
+        "BN.USE_PRECISE_STATS", False,
+    ] + list(opts)]
+
+
+def data_opts(dataset, data_dir):
+    """TRAIN/TEST.DATASET and paths for one of the module's data sets."""
+    if dataset == "gta_ssv2":
+        return ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir / "videos",
+                "GTA.DATA.RESIZE", "[40, 48]"]
+    if dataset == "ssv2":
+        return ["TRAIN.DATASET", "ssv2", "TEST.DATASET", "ssv2",
+                "DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir / "frames"]
+    return ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir / "videos"]
+
+
+def run_net(config, opts, env=None):
+    """tools/run_net.py with ``config`` (relative to configs/); asserts it
+    exits 0 and returns its output."""
+    command = [sys.executable, str(REPO / "tools" / "run_net.py"),
+               "--cfg", str(REPO / "configs" / config), "--opts"] + [str(o) for o in opts]
+    result = run_command(command, env)
+    assert result.returncode == 0, result.output[-4000:]
+    return result.output
+
+
+def json_stats(output, key, value):
+    """The ``json_stats: {...}`` log lines whose ``key`` is ``value``."""
+    rows = [json.loads(line.partition("json_stats: ")[2])
+            for line in output.splitlines() if "json_stats: " in line]
+    return [row for row in rows if row.get(key) == value]
+
+
+def saved_state(output_dir, epoch=1):
+    path = os.path.join(output_dir, "checkpoints", "checkpoint_epoch_{:05d}.pyth".format(epoch))
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def gta_norm_scales(model_state):
+    """The final-norm scales of the GTA blocks in a state dict."""
+    names = [name for name in model_state
+             if re.search(r"nonlocal\d+\.bn\.weight$", name)]
+    assert names
+    return [model_state[name] for name in names]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_pyslowfast_build_model_builds_every_config(config):
+    from slowfast.models import build_model
+
+    cfg = gta_slowfast.load_config(str(config), ["NUM_GPUS", 0, "RESNET.WIDTH_PER_GROUP", 8])
+    model = build_model(cfg)
+    assert type(model).__name__ == cfg.MODEL.MODEL_NAME
+    blocks = inserted_blocks(model)
+    assert len(blocks) == sum(len(p) for stage in cfg.NONLOCAL.LOCATION for p in stage)
+    stock = cfg.GTA.BLOCK == "NL"
+    assert all(isinstance(b, compat.Nonlocal if stock else DecoupledAttentionBlock)
+               for b in blocks.values())
+
+
+def test_config_lists_the_2d_arch_as_single_pathway():
+    cfg = gta_slowfast.get_cfg()
+    assert "slow_c2d" in cfg.MODEL.SINGLE_PATHWAY_ARCH
+
+
+@with_tools
+@pytest.mark.parametrize("config, dataset", [
+    (SSV2_C2D, "gta_ssv2"), (SSV2_C2D, "ssv2"),
+    (SSV2_SLOWFAST, "gta_ssv2"), (SSV2_SLOWFAST, "ssv2"),
+])
+def test_pyslowfast_tools_train_and_test(config, dataset, ssv2_videos, ssv2_frames, tmp_path):
+    data = ssv2_videos if dataset == "gta_ssv2" else ssv2_frames
+    frames = ["DATA.NUM_FRAMES", 16] if config == SSV2_SLOWFAST else []
+    output = run_net(config, tiny_opts(tmp_path, 6, "TENSORBOARD.ENABLE", True, *frames)
+                     + data_opts(dataset, data))
+    assert TOOLS_LINE in output and "Start epoch: 1" in output
+    (final,) = json_stats(output, "split", "test_final")
+    assert 0 <= float(final["top1_acc"]) <= 100
+    assert any(name.endswith("pixel_mixing.weight") for name in saved_state(tmp_path)["model_state"])
+    assert glob.glob(str(tmp_path / "runs-*" / "events.out.tfevents.*"))
+
+
+@with_tools
+def test_pyslowfast_tools_multi_view_test_of_kinetics(kinetics, tmp_path):
+    output = run_net(KINETICS_C2D, tiny_opts(
+        tmp_path, 5, "DATA.NUM_FRAMES", 8, "DATA.SAMPLING_RATE", 2,
+        "TEST.NUM_ENSEMBLE_VIEWS", 2, "TEST.NUM_SPATIAL_CROPS", 3) + data_opts("gta_kinetics", kinetics))
+    assert TOOLS_LINE in output
+    assert "Finalized testing with 2 temporal clips and 3 spatial crops" in output
+    assert len(json_stats(output, "split", "test_final")) == 1
+
+
+@with_tools
+def test_pyslowfast_tools_start_from_imagenet_weights(ssv2_videos, tmp_path):
+    imagenet = torchvision_resnet50_state(width=8)
+    path = tmp_path / "resnet50_imagenet.pth"
+    torch.save(imagenet, path)
+    out = tmp_path / "run"
+    output = run_net(SSV2_C2D, tiny_opts(
+        out, 6, "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
+        "SOLVER.WARMUP_START_LR", 0.0, "TEST.ENABLE", False) + data_opts("gta_ssv2", ssv2_videos))
+    assert "is a torchvision-style ResNet: converting" in output
+    state = saved_state(out)["model_state"]
+    assert torch.equal(state["s1.pathway0_stem.conv.weight"], imagenet["conv1.weight"].unsqueeze(2))
+    assert torch.equal(state["s4.pathway0_res5.branch2.c_bn.weight"], imagenet["layer3.5.bn3.weight"])
+
+
+def nl_checkpoint(directory, num_classes):
+    """A PySlowFast checkpoint (model, optimizer, epoch 4) of the tiny
+    C2D + NL model, with every norm moved off its initial value."""
+    cfg = gta_slowfast.load_config(
+        str(REPO / "configs" / "SSv2" / "C2D_NLN_8x1_R50.yaml"),
+        tiny_opts(directory, num_classes))
+    model = gta_slowfast.build_model(cfg)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm3d):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return save_checkpoint(str(directory), model, optimizer, 4, cfg), model.state_dict()
+
+
+@with_tools
+def test_pyslowfast_tools_fine_tune_an_nl_checkpoint_into_gta(ssv2_videos, tmp_path):
+    path, nl_state = nl_checkpoint(tmp_path / "nl", 6)
+    out = tmp_path / "run"
+    output = run_net(SSV2_C2D, tiny_opts(
+        out, 6, "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
+        "SOLVER.WARMUP_START_LR", 0.0, "TEST.ENABLE", False) + data_opts("gta_ssv2", ssv2_videos))
+    assert "starts from its initialisation: the weights loaded hold another block type" in output
+    saved = saved_state(out)
+    assert saved["epoch"] == 0  # a fresh start, not epoch 5 of the NL run
+    assert all(torch.count_nonzero(scale) == 0 for scale in gta_norm_scales(saved["model_state"]))
+    name = "s3.pathway0_res2.branch2.b.weight"
+    assert torch.equal(saved["model_state"][name], nl_state[name])
+
+
+@with_tools
+@pytest.mark.parametrize("adapt", ["none", "interpolate"])
+def test_pyslowfast_tools_load_gta_matrices_of_another_clip_length(adapt, ssv2_videos, tmp_path):
+    cfg = gta_slowfast.load_config(str(REPO / "configs" / SSV2_C2D), tiny_opts(tmp_path, 6))
+    model = gta_slowfast.build_model(cfg)
+    path = save_checkpoint(str(tmp_path / "eight"), model, torch.optim.SGD(model.parameters(), lr=0.1),
+                           0, cfg)
+    opts = tiny_opts(tmp_path / "run", 6, "TRAIN.ENABLE", False, "TEST.CHECKPOINT_FILE_PATH", path,
+                     "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", adapt)
+    command = [sys.executable, str(REPO / "tools" / "run_net.py"), "--cfg",
+               str(REPO / "configs" / SSV2_C2D), "--opts"] + [
+        str(o) for o in opts + data_opts("gta_ssv2", ssv2_videos)]
+    result = run_command(command)
+    if adapt == "none":
+        assert result.returncode != 0
+        assert re.search(r"T=8 frames but this model is built for T=16", result.output)
+        return
+    assert result.returncode == 0, result.output[-4000:]
+    converted = torch.load(tmp_path / "run" / "converted_weights" / "checkpoint_epoch_00001.pyth")
+    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    assert converted["model_state"][name].shape[-2:] == (16, 16)
+    assert torch.allclose(converted["model_state"][name][..., 0, 0],
+                          model.state_dict()[name][..., 0, 0] / 2)
+    assert len(json_stats(result.output, "split", "test_final")) == 1
+
+
+@with_tools
+def test_pyslowfast_root_empty_selects_the_plugin_loop(ssv2_videos, tmp_path):
+    output = run_net(SSV2_C2D, tiny_opts(tmp_path, 6) + data_opts("gta_ssv2", ssv2_videos),
+                     env=plugin_loop_env())
+    assert PLUGIN_LINE + ": PYSLOWFAST_ROOT is set empty" in output
+
+
+@without_tools
+@pytest.mark.parametrize("config, dataset", [(SSV2_C2D, "gta_ssv2"), (KINETICS_C2D, "gta_kinetics")])
+def test_without_importable_tools_run_net_uses_the_plugin_loop(
+        config, dataset, ssv2_videos, kinetics, tmp_path):
+    data, classes = (ssv2_videos, 6) if dataset == "gta_ssv2" else (kinetics, 5)
+    views = ["TEST.NUM_ENSEMBLE_VIEWS", 2, "TEST.NUM_SPATIAL_CROPS", 3] if dataset == "gta_kinetics" else []
+    output = run_net(config, tiny_opts(tmp_path, classes, "DATA.NUM_FRAMES", 8, *views)
+                     + data_opts(dataset, data))
+    (line,) = [line for line in output.splitlines() if PLUGIN_LINE in line]
+    assert "cannot be imported" in line and "No module named 'vision'" in line
+    assert os.path.isfile(tmp_path / "checkpoints" / "checkpoint_epoch_00001.pyth")
+    assert glob.glob(str(tmp_path / "test_scores_*.npz"))
+
+
+def test_plugin_loop_with_pyslowfast_ssv2_dataset(ssv2_frames, tmp_path):
+    output = run_net(SSV2_C2D, tiny_opts(tmp_path, 6) + data_opts("ssv2", ssv2_frames),
+                     env=plugin_loop_env())
+    assert PLUGIN_LINE in output
+    final = [row for row in json_stats(output, "_type", "test_final")]
+    assert len(final) == 1 and final[0]["videos"] == len(FRAME_CLASSES)
+
+
+README_SECTION = "### With PySlowFast's own tools/run_net.py"
+
+
+def readme_code_blocks(title):
+    """The code blocks of README's section ``title``, in order."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index(title) + len(title):]
+    section = section[: section.find("\n##")] if "\n##" in section else section
+    return [block.partition("\n")[2] for block in section.split("```")[1::2]]
+
+
+@with_tools
+def test_pyslowfast_own_run_net_with_the_plugin_as_readme_says(ssv2_videos, tmp_path):
+    """Does what README's "PySlowFast's own tools/run_net.py" section says,
+    on a copy of the SlowFast clone. This machine lacks two things such a
+    user has, so stand-ins come first on PYTHONPATH: detectron2 (SlowFast's
+    run_net imports its demo and visualisation code, which import it) and a
+    GPU (SlowFast's train_net calls torch.cuda.synchronize() unguarded)."""
+    clone = tmp_path / "SlowFast"
+    shutil.copytree(compat._clone_root(), clone, ignore=shutil.ignore_patterns("__pycache__"))
+    custom_config, command = readme_code_blocks(README_SECTION)
+    (clone / "slowfast" / "config" / "custom_config.py").write_text(custom_config)
+    stand_ins = tmp_path / "stand_ins"
+    for module, body in {
+        "detectron2/__init__.py": "",
+        "detectron2/layers.py": "ROIAlign = None\n",
+        "detectron2/model_zoo.py": "",
+        "detectron2/config.py": "get_cfg = None\n",
+        "detectron2/engine.py": "DefaultPredictor = None\n",
+        "detectron2/utils/__init__.py": "",
+        "detectron2/utils/visualizer.py": "class Visualizer:\n    pass\n",
+        "sitecustomize.py": textwrap.dedent("""\
+            import torch
+            if not torch.cuda.is_available():
+                torch.cuda.synchronize = lambda *args, **kwargs: None
+            """),
+    }.items():
+        (stand_ins / module).parent.mkdir(parents=True, exist_ok=True)
+        (stand_ins / module).write_text(body)
+    original = os.path.realpath(compat._clone_root())
+    path = [str(clone), str(stand_ins)] + [
+        entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if entry and os.path.realpath(entry) != original]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    words = command.replace("\\\n", " ").split()
+    assert words[:2] == ["python", "SlowFast/tools/run_net.py"] and "--opts" in words
+    config = words[words.index("--cfg") + 1].partition("gta_slowfast/")[2]
+    command = [sys.executable, str(clone / "tools" / "run_net.py"), "--cfg", str(REPO / config),
+               "--opts"] + [str(o) for o in tiny_opts(tmp_path / "run", 6)
+                            + data_opts("gta_ssv2", ssv2_videos)]
+    result = run_command(command, env)
+    assert result.returncode == 0, result.output[-4000:]
+    assert len(json_stats(result.output, "split", "test_final")) == 1
+    assert os.path.isfile(tmp_path / "run" / "checkpoints" / "checkpoint_epoch_00001.pyth")
