@@ -39,15 +39,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 install-main: $(MAIN_VENV)/.installed
 
 # torch and SlowFast's requirements first, then the plugin with its
-# dependencies, which must leave torch as it is (checked).
+# dependencies, which must leave torch and torchvision as they are and
+# install no slowfast package of its own (checked).
 $(MAIN_VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(MAIN_VENV)
 	$(MAIN_PY) -m pip install --upgrade pip
 	$(MAIN_PY) -m pip install torch==$(MAIN_TORCH) torchvision==$(MAIN_TORCHVISION) $(MAIN_DEPS)
 	$(MAIN_PY) -m pip install --no-deps "$(PYTORCHVIDEO)"
 	$(MAIN_PY) -m pip install -e ".[test]"
-	$(MAIN_PY) -c "import sys, torch; v = torch.__version__.split('+')[0]; \
-		sys.exit(None if v == '$(MAIN_TORCH)' else 'pip install -e . replaced torch $(MAIN_TORCH) by ' + v)"
+	$(MAIN_PY) tests/check_main_install.py $(MAIN_TORCH) $(MAIN_TORCHVISION)
 	touch $@
 
 # The suite under pyslowfast 1.0, then under GitHub main for each clone in
