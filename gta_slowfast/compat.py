@@ -157,8 +157,8 @@ def complete_config(cfg):
     the same on both generations.
 
     * On 1.0, the GitHub-main keys the plugin reads: ``MODEL.MODEL_NAME``
-      (informational there: 1.0 picks the class from ``MODEL.ARCH``) and
-      ``TRAIN.MIXED_PRECISION``.
+      (informational there: 1.0 picks the class from ``MODEL.ARCH``),
+      ``MODEL.FROZEN_BN`` and ``TRAIN.MIXED_PRECISION``.
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder listed in
       ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub main's list lacks its own
@@ -171,6 +171,10 @@ def complete_config(cfg):
         # Name of the model class in MODEL_REGISTRY (GitHub main); on 1.0 the
         # class follows from MODEL.ARCH and this key is informational.
         cfg.MODEL.MODEL_NAME = "ResNet"
+    if "FROZEN_BN" not in cfg.MODEL:
+        # Keep every BatchNorm's running statistics fixed while training, as
+        # GitHub main's MODEL.FROZEN_BN.
+        cfg.MODEL.FROZEN_BN = False
     if "MIXED_PRECISION" not in cfg.TRAIN:
         # Train under autocast (fp16 with a GradScaler on CUDA, bf16 on the
         # CPU), as GitHub main's TRAIN.MIXED_PRECISION.

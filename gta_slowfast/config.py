@@ -106,6 +106,14 @@ def add_gta_config(cfg):
     # A video that cannot be read is logged and replaced by another one, at
     # most this many times in a row before the loader gives up.
     cfg.GTA.DATA.MAX_RETRIES = 10
+
+    # The plugin's training loop (used where PySlowFast's own tools are not).
+    cfg.GTA.TRAIN = CfgNode()
+
+    # Minutes between mid-epoch checkpoints, so that a job killed without
+    # warning (SIGKILL, a lost node) loses at most this much; 0: only at
+    # epoch ends (TRAIN.CHECKPOINT_PERIOD) and on SIGTERM or SIGUSR1.
+    cfg.GTA.TRAIN.CHECKPOINT_MINUTES = 0.0
     return cfg
 
 

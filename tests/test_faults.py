@@ -21,7 +21,7 @@ from conftest import REPO
 from pipeline import json_stats, make_tiny_dataset, plugin_loop_env, run_net, run_net_command
 TRAIN_JSON = "something-something-v2-train.json"
 VAL_JSON = "something-something-v2-validation.json"
-CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})\.pyth$")
+CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})(?:_iter_(\d{5}))?\.pyth$")
 # The last line of a Python traceback: "ValueError: ...", "KeyError: '...'".
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*")
 
@@ -81,32 +81,34 @@ def checkpoint_files(output_dir):
 
 def assert_complete_checkpoint(path):
     state = torch.load(path, map_location="cpu", weights_only=False)
-    assert {"model_state", "optimizer_state", "epoch"} <= set(state), path
-    assert state["epoch"] == int(CHECKPOINT_NAME.match(path.name).group(1)) - 1, path
+    assert {"model_state", "optimizer_state", "epoch", "iteration"} <= set(state), path
+    epoch, iteration = CHECKPOINT_NAME.match(path.name).groups()
+    # "epoch": the last completed one, 0-based; "iteration": of the next one.
+    assert state["epoch"] == int(epoch) - (2 if iteration else 1), path
+    assert state["iteration"] == int(iteration or 0), path
     assert state["model_state"] and state["optimizer_state"]["state"], path
 
 
-# 1. A job killed (SIGKILL) in the middle of an epoch.
+# 1. A job killed (SIGKILL) in the middle of an epoch, with periodic
+# mid-epoch checkpoints (GTA.TRAIN.CHECKPOINT_MINUTES).
 
-def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes(data_dir, tmp_path):
+def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes_at_the_last_iteration_saved(
+        data_dir, tmp_path):
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
-    opts = ("SOLVER.MAX_EPOCH", 6, "TRAIN.CHECKPOINT_PERIOD", 1,
-            "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
+    # 16 videos in batches of 2: 8 iterations an epoch; a checkpoint after each.
+    opts = ("SOLVER.MAX_EPOCH", 4, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD", 1,
+            "GTA.TRAIN.CHECKPOINT_MINUTES", 1e-6, "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(run_net_command(data_dir, out, *opts), stdout=log,
                                    stderr=subprocess.STDOUT, cwd=REPO, env=plugin_loop_env())
     try:
         deadline = time.monotonic() + 300
-        while True:
+        while not (checkpoints / "checkpoint_epoch_00003_iter_00002.pyth").exists():
             assert process.poll() is None, (
                 "training ended (exit {}) before it could be killed:\n{}".format(
                     process.returncode, (tmp_path / "killed.log").read_text()[-3000:]))
-            assert time.monotonic() < deadline, "no iteration of epoch 3 in time"
-            if (checkpoints / "checkpoint_epoch_00002.pyth").exists() and any(
-                row["epoch"].startswith("3/") for row in json_stats(out, "train_iter")
-            ):
-                break
+            assert time.monotonic() < deadline, "no mid-epoch checkpoint of epoch 3 in time"
             time.sleep(0.005)
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=60) == -signal.SIGKILL
@@ -116,29 +118,29 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes(data_dir, tmp_path):
             process.wait()
 
     before = checkpoint_files(out)
-    assert "checkpoint_epoch_00002.pyth" in before
+    assert before[:2] == ["checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
     for name in os.listdir(checkpoints):
         if name.endswith(".tmp"):
             continue  # a write the kill interrupted: allowed, never picked (below)
         assert CHECKPOINT_NAME.match(name), "unexpected file {} in checkpoints/".format(name)
         assert_complete_checkpoint(checkpoints / name)
-    last_before = str(checkpoints / before[-1])
-    assert last_checkpoint(str(out)) == last_before
-    saved = {name: (checkpoints / name).read_bytes() for name in before}
-    last_epoch = int(CHECKPOINT_NAME.match(before[-1]).group(1))
+    last_before = last_checkpoint(str(out))
+    match = CHECKPOINT_NAME.match(os.path.basename(last_before))
+    assert match.group(1) == "00003" and match.group(2), last_before
+    iteration = int(match.group(2))
+    saved = {name: (checkpoints / name).read_bytes() for name in before[:2]}
 
     result = run_net(data_dir, out, *opts)
     assert result.returncode == 0, tail(result)
-    assert "Resuming from {}".format(last_before) in result.output
-    assert "continuing at epoch {}".format(last_epoch + 1) in result.output
+    assert "Resuming from {} at epoch 3, iteration {}".format(last_before, iteration + 1) in result.output
     assert checkpoint_files(out) == [
-        "checkpoint_epoch_{:05d}.pyth".format(epoch) for epoch in range(1, 7)]
+        "checkpoint_epoch_{:05d}.pyth".format(epoch) for epoch in range(1, 5)]
     for name in checkpoint_files(out):
         assert_complete_checkpoint(checkpoints / name)
     for name, data in saved.items():
         assert (checkpoints / name).read_bytes() == data, name + " was rewritten"
-    resumed = [row["epoch"] for row in json_stats(out, "train_epoch")][-(6 - last_epoch):]
-    assert resumed == ["{}/6".format(epoch) for epoch in range(last_epoch + 1, 7)]
+    epoch3 = [row["iter"] for row in json_stats(out, "train_iter") if row["epoch"] == "3/4"]
+    assert epoch3[-(8 - iteration):] == ["{}/8".format(i) for i in range(iteration + 1, 9)]
 
 
 # 2. A non-finite loss.

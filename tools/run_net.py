@@ -6,15 +6,22 @@
         [--opts KEY VALUE ...]
 
 Trains when TRAIN.ENABLE, then tests when TEST.ENABLE. Where GitHub-main
-PySlowFast is installed and its tools/ can be found (PYSLOWFAST_ROOT, or a
-SlowFast/ folder beside this repository), its train_net.py and test_net.py
-run with the plugin's models and datasets; otherwise the plugin's own loop.
+PySlowFast's tools/train_net.py and test_net.py can be imported (from the
+clone slowfast is imported from, or PYSLOWFAST_ROOT), they run with the
+plugin's models and datasets; otherwise (or with PYSLOWFAST_ROOT= empty) the
+plugin's own loop. The log says which, and why.
+Under torchrun (torchrun --nproc_per_node N tools/run_net.py ...) the ranks
+come from torchrun's environment. In the plugin's loop, SIGTERM or SIGUSR1
+stops training after the current iteration with a checkpoint, and the exit
+status is 75; the same command resumes there.
 """
 
 import argparse
+import logging
 import sys
 
 import gta_slowfast
+from gta_slowfast.engine.preemption import EXIT_PREEMPTED, TrainingPreempted
 from gta_slowfast.engine.run import run_job
 
 
@@ -31,11 +38,18 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Runs the job; returns the exit status (EXIT_PREEMPTED after a
+    preemption signal stopped training at a checkpoint)."""
     args = parse_args(argv)
     cfg = gta_slowfast.load_config(args.cfg_file, args.opts)
     cfg.NUM_SHARDS = args.num_shards
     cfg.SHARD_ID = args.shard_id
-    run_job(cfg, args.init_method)
+    try:
+        run_job(cfg, args.init_method)
+    except TrainingPreempted as stop:
+        logging.getLogger("gta_slowfast").warning("%s", stop)
+        return EXIT_PREEMPTED
+    return 0
 
 
 if __name__ == "__main__":

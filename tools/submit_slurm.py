@@ -8,17 +8,30 @@
 One task per node; each node is one shard (SHARD_ID = node index,
 NUM_SHARDS = nodes) and starts one process per GPU; the first node's host
 is the rendezvous. NUM_GPUS is set to --gpus-per-node. Logs of the job go to
-OUTPUT_DIR/slurm. A job preempted or out of time is requeued and continues
-from its last checkpoint (TRAIN.AUTO_RESUME). ``--cluster local`` or
-``debug`` runs the same job on this machine, for checking.
+OUTPUT_DIR/slurm.
+
+Preemption and time limits: SLURM sends SIGTERM to a preempted job, and
+SIGUSR1 --signal-delay seconds before the time limit (submitit's
+``slurm_signal_delay_s``, with SUBMITIT_PREEMPT_SIGNAL=USR1). On either, the
+plugin's loop finishes its iteration and writes a mid-epoch checkpoint; the
+job then hands itself to submitit's requeue, and the requeued job resumes
+at that iteration (TRAIN.AUTO_RESUME). ``--cluster local`` or ``debug`` runs
+the same job on this machine, for checking.
 """
 
 import argparse
 import os
 import random
+import signal
 
 import gta_slowfast
+from gta_slowfast.engine.preemption import TrainingPreempted
 from gta_slowfast.engine.run import run_job
+
+# submitit's own variable: the signal its job processes requeue on, and the
+# one SLURM is asked to send before the time limit.
+PREEMPT_SIGNAL_VARIABLE = "SUBMITIT_PREEMPT_SIGNAL"
+PREEMPT_SIGNAL = "USR1"
 
 
 def parse_args(argv=None):
@@ -29,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--cpus-per-task", type=int, default=10, help="CPUs per node")
     parser.add_argument("--partition", default="", help="SLURM partition")
     parser.add_argument("--timeout", type=int, default=4320, help="minutes per job")
+    parser.add_argument("--signal-delay", type=int, default=300,
+                        help="seconds before the time limit at which SIGUSR1 asks for a checkpoint")
     parser.add_argument("--port", type=int, default=random.randint(20000, 60000),
                         help="rendezvous port on the first node")
     parser.add_argument("--cluster", default=None, choices=["slurm", "local", "debug"],
@@ -53,7 +68,11 @@ class Job:
         cfg.NUM_SHARDS = self.args.nodes
         cfg.SHARD_ID = env.node
         master = env.hostnames[0] if env.hostnames else "localhost"
-        run_job(cfg, "tcp://{}:{}".format(master, self.args.port))
+        try:
+            run_job(cfg, "tcp://{}:{}".format(master, self.args.port))
+        except TrainingPreempted:
+            requeue_through_submitit()
+            raise
 
     def checkpoint(self):
         """submitit's hook on preemption or timeout: requeue this job; it
@@ -63,7 +82,17 @@ class Job:
         return submitit.helpers.DelayedSubmission(Job(self.args))
 
 
+def requeue_through_submitit():
+    """Under SLURM, raises submitit's preemption signal in this process once
+    training has stopped at a checkpoint: submitit's handler for it calls
+    ``Job.checkpoint()`` and requeues the job. Elsewhere, nothing."""
+    if "SLURM_JOB_ID" in os.environ:
+        name = os.environ.get(PREEMPT_SIGNAL_VARIABLE, PREEMPT_SIGNAL)
+        signal.raise_signal(signal.Signals["SIG" + name])
+
+
 def main(argv=None):
+    os.environ.setdefault(PREEMPT_SIGNAL_VARIABLE, PREEMPT_SIGNAL)  # before submitit reads it
     import submitit
 
     args = parse_args(argv)
@@ -76,6 +105,7 @@ def main(argv=None):
         gpus_per_node=args.gpus_per_node,
         cpus_per_task=args.cpus_per_task,
         timeout_min=args.timeout,
+        slurm_signal_delay_s=args.signal_delay,
         name="gta_slowfast",
     )
     if args.partition:

@@ -104,6 +104,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS if mode == "test" else 1
         self.num_crops = cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
         self.multi_pathway = is_multi_pathway(cfg)
+        self.epoch = 0
         self._logged_unreadable = set()
         logger.info(
             "%s %s: %d videos x %d views from %s",
@@ -133,6 +134,16 @@ class VideoClipDataset(torch.utils.data.Dataset):
         if self.mode == "test":
             return self._test_item(index)
         return self._replaced_item(index)
+
+    def set_epoch(self, epoch):
+        """The epoch whose random numbers training items draw."""
+        self.epoch = epoch
+
+    def item_rng(self, index):
+        """The random numbers of training item ``index`` in this epoch: a
+        function of (RNG_SEED, epoch, index) alone, so an item is augmented
+        alike whichever process or worker reads it, and after a resume."""
+        return np.random.default_rng([self.cfg.RNG_SEED, self.epoch, index])
 
     def open_video(self, video_index):
         """The frame source (``num_frames``, ``read(indices)``) of a video."""
@@ -170,7 +181,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         """The item of video ``index``, or, while that video or its
         replacement cannot be read, of a random other one (at most
         GTA.DATA.MAX_RETRIES replacements in a row)."""
-        rng = _item_rng()
+        rng = self.item_rng(index)
         max_retries = self.cfg.GTA.DATA.MAX_RETRIES
         video_index = index
         for failures in range(max_retries + 1):
@@ -299,9 +310,3 @@ def check_mode(mode):
     """Raises ValueError unless ``mode`` is "train", "val" or "test"."""
     if mode not in MODES:
         raise ValueError("Dataset mode '{}'; allowed: {}.".format(mode, MODES))
-
-
-def _item_rng():
-    """A numpy Generator seeded from torch's RNG, which torch seeds per
-    DataLoader worker and ``torch.manual_seed`` (RNG_SEED) fixes."""
-    return np.random.default_rng(int(torch.randint(2**63 - 1, ())))

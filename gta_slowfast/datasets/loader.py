@@ -5,6 +5,7 @@ import torch
 
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
+from gta_slowfast.datasets.sampler import ShardedShuffleSampler
 
 
 def build_dataset(name, cfg, split):
@@ -24,11 +25,12 @@ def build_dataset(name, cfg, split):
 def construct_loader(cfg, split):
     """A DataLoader over ``split``, as PySlowFast's ``construct_loader``.
 
-    "train" reads TRAIN.DATASET, shuffles and drops the last partial batch;
-    "val" reads TRAIN.DATASET and "test" TEST.DATASET, in order. The batch
-    size (TRAIN.BATCH_SIZE for train and val, TEST.BATCH_SIZE for test) is
-    the total over processes: each of a distributed run's processes reads
-    its share through a DistributedSampler. NUM_GPUS plays no part, so
+    "train" reads TRAIN.DATASET through a ``ShardedShuffleSampler`` (an
+    order fixed by RNG_SEED and the epoch, resumable mid-epoch) and drops
+    the last partial batch; "val" reads TRAIN.DATASET and "test"
+    TEST.DATASET, in order. The batch size (TRAIN.BATCH_SIZE for train and
+    val, TEST.BATCH_SIZE for test) is the total over processes: each of a
+    distributed run's processes reads its share. NUM_GPUS plays no part, so
     NUM_GPUS 0 (CPU) works.
 
     Args:
@@ -45,24 +47,31 @@ def construct_loader(cfg, split):
     dataset = build_dataset(name, cfg, split)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     world_size = torch.distributed.get_world_size() if distributed else 1
-    sampler = (
-        torch.utils.data.DistributedSampler(dataset, shuffle=training)
-        if world_size > 1
-        else None
-    )
+    if training:
+        rank = torch.distributed.get_rank() if distributed else 0
+        sampler = ShardedShuffleSampler(len(dataset), cfg.RNG_SEED, rank, world_size)
+    elif world_size > 1:
+        sampler = torch.utils.data.DistributedSampler(dataset, shuffle=False)
+    else:
+        sampler = None
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=max(1, batch_size // world_size),
-        shuffle=training and sampler is None,
         sampler=sampler,
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         drop_last=training,
+        # Workers' seeds come from here, not from torch's global generator,
+        # which training's own random numbers (dropout) keep to themselves.
+        generator=torch.Generator().manual_seed(cfg.RNG_SEED),
     )
 
 
 def shuffle_dataset(loader, epoch):
-    """Reshuffles a distributed loader for ``epoch`` (``set_epoch`` of its
-    DistributedSampler); a single-process loader reshuffles by itself."""
-    if isinstance(loader.sampler, torch.utils.data.DistributedSampler):
+    """Sets up ``epoch``: the sampler's order for it (``set_epoch``) and, in
+    datasets that draw their augmentation from it (the plugin's), the
+    epoch of every item's random numbers."""
+    if hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
+    if hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch)

@@ -32,7 +32,10 @@ from gta_slowfast.models.video_models import keep_same_block_types
 
 logger = logging.getLogger(__name__)
 
-_CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})\.pyth$")
+# checkpoint_epoch_00003.pyth: after epoch 3 (PySlowFast's name);
+# checkpoint_epoch_00004_iter_00050.pyth: after 50 iterations of epoch 4.
+_CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})(?:_iter_(\d{5}))?\.pyth$")
+DAMAGED_DIR = "damaged"
 
 
 def checkpoint_dir(output_dir):
@@ -40,42 +43,125 @@ def checkpoint_dir(output_dir):
     return os.path.join(output_dir, "checkpoints")
 
 
-def checkpoint_path(output_dir, epoch):
-    """Path of the checkpoint of 1-based ``epoch``."""
-    return os.path.join(checkpoint_dir(output_dir), "checkpoint_epoch_{:05d}.pyth".format(epoch))
+def checkpoint_path(output_dir, epoch, iteration=0):
+    """Path of the checkpoint after 0-based ``epoch`` and ``iteration``
+    iterations of the next one (0: at the end of ``epoch``)."""
+    name = (
+        "checkpoint_epoch_{:05d}.pyth".format(epoch + 1)
+        if iteration == 0
+        else "checkpoint_epoch_{:05d}_iter_{:05d}.pyth".format(epoch + 2, iteration)
+    )
+    return os.path.join(checkpoint_dir(output_dir), name)
+
+
+def _progress(name):
+    """(epochs completed, iterations of the next) a checkpoint name says."""
+    match = _CHECKPOINT_NAME.match(name)
+    epoch, iteration = int(match.group(1)), int(match.group(2) or 0)
+    return (epoch - 1, iteration) if iteration else (epoch, 0)
+
+
+def list_checkpoints(output_dir):
+    """OUTPUT_DIR's checkpoints, oldest first (by training progress)."""
+    folder = checkpoint_dir(output_dir)
+    if not os.path.isdir(folder):
+        return []
+    names = sorted((n for n in os.listdir(folder) if _CHECKPOINT_NAME.match(n)), key=_progress)
+    return [os.path.join(folder, name) for name in names]
 
 
 def last_checkpoint(output_dir):
-    """Path of the checkpoint with the highest epoch, or None."""
-    folder = checkpoint_dir(output_dir)
-    if not os.path.isdir(folder):
-        return None
-    names = sorted(name for name in os.listdir(folder) if _CHECKPOINT_NAME.match(name))
-    return os.path.join(folder, names[-1]) if names else None
+    """Path of the newest checkpoint (mid-epoch or not), or None."""
+    paths = list_checkpoints(output_dir)
+    return paths[-1] if paths else None
 
 
-def save_checkpoint(output_dir, model, optimizer, epoch, cfg, scaler=None):
-    """Saves the state after 0-based ``epoch`` (file name: ``epoch + 1``).
+def save_checkpoint(output_dir, model, optimizer, epoch, cfg, scaler=None, iteration=0,
+                    extra=None):
+    """Saves the state after 0-based ``epoch`` and ``iteration`` iterations
+    of the next epoch (0: at the end of ``epoch``), then removes the
+    mid-epoch checkpoints it supersedes.
+
+    The file holds PySlowFast's keys (its "epoch" is the last completed
+    epoch, so PySlowFast's own loader would redo a partial epoch) and
+    "iteration".
 
     Args:
+        epoch (int): the last completed epoch, 0-based (-1: none yet).
         scaler (GradScaler): saved as ``scaler_state`` (as PySlowFast does
             with TRAIN.MIXED_PRECISION), or None.
+        iteration (int): iterations done of epoch ``epoch + 1``.
+        extra (dict): more entries, e.g. the processes' RNG states.
     Returns:
         str: the path written.
+    Raises:
+        OSError: the file could not be written (a full disk), saying that
+            no earlier checkpoint was changed.
     """
     os.makedirs(checkpoint_dir(output_dir), exist_ok=True)
-    path = checkpoint_path(output_dir, epoch + 1)
+    path = checkpoint_path(output_dir, epoch, iteration)
     state = {
         "epoch": epoch,
+        "iteration": iteration,
         "model_state": unwrap(model).state_dict(),
         "optimizer_state": optimizer.state_dict(),
         "cfg": cfg.dump(),
+        **(extra or {}),
     }
     if scaler is not None:
         state["scaler_state"] = scaler.state_dict()
-    atomic_write(path, lambda stream: torch.save(state, stream))
+    try:
+        atomic_write(path, lambda stream: torch.save(state, stream))
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            "Could not write checkpoint {} ({}). No checkpoint was changed; the newest "
+            "complete one is {}.".format(path, error.strerror or error, last_checkpoint(output_dir)),
+        ) from error
     logger.info("Saved checkpoint %s", path)
+    for older in list_checkpoints(output_dir):
+        if older != path and "_iter_" in older and _progress(os.path.basename(older)) < _progress(
+            os.path.basename(path)
+        ):
+            os.remove(older)
     return path
+
+
+def read_last_checkpoint(output_dir):
+    """The newest checkpoint of OUTPUT_DIR that reads.
+
+    Newer ones that do not read (truncated, empty, not a checkpoint) are
+    moved to ``checkpoints/damaged/`` with a warning naming each, so that no
+    later checkpoint takes their name: never deleted, never overwritten.
+
+    Returns:
+        tuple: (path, state dict), or (None, None) where none reads.
+    """
+    for path in reversed(list_checkpoints(output_dir)):
+        try:
+            state = read_checkpoint(path)
+            model_state_of(state, path)
+        except ValueError as error:
+            moved = _move_aside(path)
+            logger.warning("Skipping checkpoint %s: %s. Moved it to %s and resuming from the "
+                           "newest earlier checkpoint that reads.", path, error, moved)
+            continue
+        return path, state
+    return None, None
+
+
+def _move_aside(path):
+    """Moves a damaged checkpoint to ``checkpoints/damaged/``, under a name
+    no other file there has; returns the new path."""
+    folder = os.path.join(os.path.dirname(path), DAMAGED_DIR)
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, os.path.basename(path))
+    copy = 0
+    while os.path.exists(target):
+        copy += 1
+        target = os.path.join(folder, "{}.{}".format(os.path.basename(path), copy))
+    os.replace(path, target)
+    return target
 
 
 def atomic_write(path, write):
@@ -190,15 +276,24 @@ def matching_weights(model, model_state, source):
 
 
 def load_checkpoint(path, model, optimizer=None, scaler=None):
-    """Loads a checkpoint into ``model`` (and ``optimizer``, ``scaler``).
-
-    The model takes ``matching_weights`` of the file; the optimizer and the
-    scaler take the file's states where it has them.
+    """Loads a checkpoint file into ``model`` (and ``optimizer``, ``scaler``).
 
     Returns:
         int: the 0-based epoch stored in the file, or -1 if none.
     """
-    state = read_checkpoint(path)
+    return restore(read_checkpoint(path), path, model, optimizer, scaler)
+
+
+def restore(state, path, model, optimizer=None, scaler=None):
+    """Loads a checkpoint's ``state`` (read from ``path``) into ``model``
+    (and ``optimizer``, ``scaler``).
+
+    The model takes ``matching_weights`` of it; the optimizer and the
+    scaler take its states where it has them.
+
+    Returns:
+        int: the 0-based epoch stored in it, or -1 if none.
+    """
     target = unwrap(model)
     target.load_state_dict(
         matching_weights(target, model_state_of(state, path), path), strict=False

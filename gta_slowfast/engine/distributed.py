@@ -39,3 +39,18 @@ def all_reduce(tensors, average=False):
 def device_of(cfg):
     """The device this process computes on."""
     return torch.device("cuda", torch.cuda.current_device()) if cfg.NUM_GPUS else torch.device("cpu")
+
+
+def barrier():
+    """Waits for every process (nothing to wait for in a single process)."""
+    if world_size() > 1:
+        dist.barrier()
+
+
+def gather_objects(obj):
+    """Every process's ``obj`` (picklable), in rank order, on every process."""
+    if world_size() == 1:
+        return [obj]
+    gathered = [None] * world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered

@@ -1,42 +1,108 @@
-"""Starting a job: one process, or one process per GPU joined by DDP."""
+"""Starting a job: one process, one process per GPU joined by DDP, or the
+processes ``torchrun`` started."""
+
+import os
+import signal
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from gta_slowfast.engine.preemption import EXIT_PREEMPTED, PreemptionSignals, TrainingPreempted
+
+# What torchrun (torch.distributed.run) sets in every process it starts.
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
+                      "MASTER_ADDR", "MASTER_PORT")
+
+
+def started_by_torchrun():
+    """True in a process that torchrun started."""
+    return all(name in os.environ for name in TORCHRUN_VARIABLES)
+
+
+def torchrun_layout(cfg):
+    """``cfg`` with NUM_SHARDS and SHARD_ID as torchrun laid the job out:
+    one shard per node of LOCAL_WORLD_SIZE processes (one per GPU, or CPU
+    processes with NUM_GPUS: 0)."""
+    local = int(os.environ["LOCAL_WORLD_SIZE"])
+    cfg = cfg.clone()
+    cfg.NUM_SHARDS = int(os.environ["WORLD_SIZE"]) // local
+    cfg.SHARD_ID = int(os.environ["RANK"]) // local
+    if cfg.NUM_GPUS:
+        cfg.NUM_GPUS = local
+    return cfg
+
 
 def launch_job(cfg, init_method, func):
     """Runs ``func(cfg)`` in every process of the job.
 
-    With ``NUM_GPUS > 1`` this machine starts one process per GPU; with
-    ``NUM_SHARDS > 1`` machines join through ``init_method``
+    Under torchrun, this process is one of the job's: ranks and the
+    rendezvous come from the environment torchrun set (``env://``).
+    Otherwise, with ``NUM_GPUS > 1`` this machine starts one process per
+    GPU, and with ``NUM_SHARDS > 1`` machines join through ``init_method``
     (``tcp://HOST:PORT``); global rank = SHARD_ID * processes + local rank.
-    NCCL is used on GPUs, gloo on the CPU.
+    NCCL is used on GPUs, gloo on the CPU. While started processes run,
+    this one records SIGTERM and SIGUSR1 instead of dying and passes them on,
+    so that the processes write their checkpoint.
 
     Args:
         cfg (CfgNode): the job's config.
         init_method (str): rendezvous address for torch.distributed.
         func (callable): ``train`` or ``test``.
+    Raises:
+        TrainingPreempted: the processes stopped on a preemption signal.
     """
+    if started_by_torchrun():
+        _run(int(os.environ["LOCAL_RANK"]), None, "env://", func, torchrun_layout(cfg))
+        return
     local_processes = max(cfg.NUM_GPUS, 1)
     if local_processes * cfg.NUM_SHARDS == 1:
         func(cfg)
         return
-    mp.spawn(_run, nprocs=local_processes, args=(local_processes, init_method, func, cfg))
+    with PreemptionSignals() as signals:
+        context = mp.start_processes(_run, args=(local_processes, init_method, func, cfg),
+                                     nprocs=local_processes, join=False, start_method="spawn")
+        try:
+            _join_forwarding_signals(context, signals)
+        except mp.ProcessExitedException as error:
+            if error.exit_code == EXIT_PREEMPTED:
+                raise TrainingPreempted("The job's processes stopped on a preemption signal "
+                                        "after writing a checkpoint.") from None
+            raise
+
+
+def _join_forwarding_signals(context, signals):
+    """Waits for the started processes; a preemption signal this process
+    receives meanwhile is passed on to each of them once."""
+    forwarded = False
+    while not context.join(timeout=1):
+        if signals.received and not forwarded:
+            for process in context.processes:
+                if process.is_alive():
+                    os.kill(process.pid, signal.Signals[signals.received])
+            forwarded = True
 
 
 def _run(local_rank, local_processes, init_method, func, cfg):
-    world = local_processes * cfg.NUM_SHARDS
+    """One process of a distributed job; ``local_processes`` None: torchrun's
+    environment gives the ranks."""
     backend = "nccl" if cfg.NUM_GPUS else "gloo"
-    dist.init_process_group(
-        backend=backend,
-        init_method=init_method,
-        world_size=world,
-        rank=cfg.SHARD_ID * local_processes + local_rank,
-    )
+    if local_processes is None:
+        dist.init_process_group(backend=backend, init_method=init_method)
+    else:
+        dist.init_process_group(
+            backend=backend,
+            init_method=init_method,
+            world_size=local_processes * cfg.NUM_SHARDS,
+            rank=cfg.SHARD_ID * local_processes + local_rank,
+        )
     if cfg.NUM_GPUS:
         torch.cuda.set_device(local_rank)
     try:
         func(cfg)
+    except TrainingPreempted:
+        if local_processes is None:
+            raise
+        raise SystemExit(EXIT_PREEMPTED)
     finally:
         dist.destroy_process_group()

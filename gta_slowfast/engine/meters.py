@@ -45,7 +45,10 @@ class TrainMeter:
         self.window = window
         self.reset()
 
-    def reset(self):
+    def reset(self, first_iter=0):
+        """Starts an epoch at iteration ``first_iter`` (0-based; later than 0
+        when resuming mid-epoch)."""
+        self.first_iter = first_iter
         self.losses = deque(maxlen=self.window)
         self.top1 = deque(maxlen=self.window)
         self.top5 = deque(maxlen=self.window)
@@ -103,7 +106,7 @@ class TrainMeter:
                 "_type": "train_epoch",
                 "epoch": "{}/{}".format(epoch + 1, self.max_iters // self.epoch_iters),
                 "time_diff": seconds,
-                "eta": _eta(seconds / self.epoch_iters * remaining),
+                "eta": _eta(seconds / max(self.epoch_iters - self.first_iter, 1) * remaining),
                 "loss": self.loss_total / max(self.samples, 1),
                 "top1_err": self.top1_total / max(self.samples, 1),
                 "top5_err": self.top5_total / max(self.samples, 1),

@@ -6,6 +6,7 @@ construction and learning-rate schedules.
 
 import logging
 import math
+import random
 
 import numpy as np
 import torch
@@ -17,59 +18,141 @@ from gta_slowfast.datasets import construct_loader, shuffle_dataset
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import (
     last_checkpoint,
-    load_checkpoint,
     load_pretrained,
+    read_last_checkpoint,
+    restore,
     save_checkpoint,
 )
 from gta_slowfast.engine.logging_setup import setup_logging
 from gta_slowfast.engine.meters import TrainMeter, ValMeter, topk_errors
 from gta_slowfast.engine.mixed_precision import MixedPrecision
+from gta_slowfast.engine.preemption import CheckpointTimer, PreemptionSignals, TrainingPreempted
 from gta_slowfast.models import build_model
 
 logger = logging.getLogger(__name__)
 
 
 def seed_everything(cfg):
-    """Seeds numpy and torch from RNG_SEED (offset by the process rank)."""
+    """Seeds Python, numpy and torch from RNG_SEED (offset by the process
+    rank). Training items draw their own numbers from (RNG_SEED, epoch,
+    index), see ``VideoClipDataset.item_rng``."""
     seed = cfg.RNG_SEED + distributed.rank()
+    random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-def resume_or_initialize(cfg, model, optimizer, scaler=None):
-    """Continues from OUTPUT_DIR's last checkpoint (TRAIN.AUTO_RESUME) or
-    loads TRAIN.CHECKPOINT_FILE_PATH.
+def rng_states():
+    """This process's random number generators' states."""
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+              "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
 
-    Returns:
-        int: the 0-based epoch to start at.
+
+def set_rng_states(states):
+    """Restores what ``rng_states`` returned."""
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class TrainingState:
+    """Where training stands, and how to write a checkpoint of it.
+
+    Attributes:
+        epoch (int): the 0-based epoch in progress, or next to start.
+        iteration (int): iterations of ``epoch`` done.
     """
-    last = last_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
-    if last:
-        epoch = load_checkpoint(last, model, optimizer, scaler)
-        logger.info("Resuming from %s: continuing at epoch %d", last, epoch + 2)
-        return epoch + 1
-    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        load_pretrained(cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE, model)
-    return 0
+
+    def __init__(self, cfg, model, optimizer, scaler):
+        self.cfg = cfg
+        self.model = model
+        self.optimizer = optimizer
+        self.scaler = scaler
+        self.epoch = 0
+        self.iteration = 0
+
+    def resume_or_initialize(self):
+        """Continues from OUTPUT_DIR's newest checkpoint that reads
+        (TRAIN.AUTO_RESUME), at the epoch and iteration it was written and
+        with every process's random number generators as they were; or loads
+        TRAIN.CHECKPOINT_FILE_PATH."""
+        cfg = self.cfg
+        path = state = None
+        if cfg.TRAIN.AUTO_RESUME:
+            # The first process moves unreadable checkpoints aside, then all read.
+            if distributed.is_master():
+                path, state = read_last_checkpoint(cfg.OUTPUT_DIR)
+            distributed.barrier()
+            if not distributed.is_master():
+                path, state = read_last_checkpoint(cfg.OUTPUT_DIR)
+        if path is None:
+            if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+                load_pretrained(cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE, self.model)
+            return
+        self.epoch = restore(state, path, self.model, self.optimizer, self.scaler) + 1
+        self.iteration = state.get("iteration", 0)
+        layout = (cfg.TRAIN.BATCH_SIZE, distributed.world_size())
+        if self.iteration and (state.get("batch_size"), state.get("world_size")) != layout:
+            logger.warning(
+                "%s was written mid-epoch with TRAIN.BATCH_SIZE %s over %s processes, not %s "
+                "over %s: epoch %d restarts from its first iteration.",
+                path, state.get("batch_size"), state.get("world_size"), *layout, self.epoch + 1)
+            self.iteration = 0
+        if len(state.get("rng_states", [])) == distributed.world_size():
+            set_rng_states(state["rng_states"][distributed.rank()])
+        logger.info("Resuming from %s at epoch %d, iteration %d", path, self.epoch + 1,
+                    self.iteration + 1)
+
+    def save(self):
+        """Writes a checkpoint of this state (on the first process; every
+        process's RNG states are in it) and returns its path."""
+        states = distributed.gather_objects(rng_states())
+        if not distributed.is_master():
+            return None
+        return save_checkpoint(
+            self.cfg.OUTPUT_DIR, self.model, self.optimizer, self.epoch - 1,
+            self.cfg, self.scaler, iteration=self.iteration,
+            extra={"rng_states": states, "batch_size": self.cfg.TRAIN.BATCH_SIZE,
+                   "world_size": distributed.world_size()},
+        )
 
 
 def _to_device(inputs, labels, device):
     return [x.to(device, non_blocking=True) for x in inputs], labels.to(device)
 
 
-def train_epoch(loader, model, optimizer, precision, meter, epoch, cfg):
-    """One pass over the training set.
+def train_epoch(loader, iterations, state, precision, meter, stopper):
+    """Runs the iterations of ``state.epoch`` from ``state.iteration`` on.
+
+    After each iteration, a mid-epoch checkpoint is written where a
+    preemption signal came (then ``TrainingPreempted`` is raised) or the
+    periodic one is due; every process agrees on both.
 
     Args:
+        loader (DataLoader): the training loader, its sampler set to the
+            epoch and to ``state.iteration``.
+        iterations (int): iterations of a whole epoch.
+        state (TrainingState): model, optimizer, epoch and iteration.
         precision (MixedPrecision): autocast and loss scaling of the steps.
+        meter (TrainMeter): progress logging.
+        stopper (Stopper): preemption signals and the checkpoint timer.
     """
+    cfg, model, optimizer = state.cfg, state.model, state.optimizer
     model.train()
-    meter.reset()
+    if cfg.MODEL.FROZEN_BN:
+        freeze_norm_statistics(model)
+    meter.reset(first_iter=state.iteration)
     device = distributed.device_of(cfg)
-    iters = len(loader)
-    for cur_iter, (inputs, labels, _, _, _) in enumerate(loader):
+    epoch = state.epoch
+    for inputs, labels, _, _, _ in loader:
+        cur_iter = state.iteration
         inputs, labels = _to_device(inputs, labels, device)
-        lr = get_epoch_lr(epoch + float(cur_iter) / iters, cfg)
+        lr = get_epoch_lr(epoch + float(cur_iter) / iterations, cfg)
         set_lr(optimizer, lr)
         with precision.autocast():
             preds = model(inputs)
@@ -83,13 +166,50 @@ def train_epoch(loader, model, optimizer, precision, meter, epoch, cfg):
             )
         optimizer.zero_grad()
         precision.backward_and_step(loss, optimizer)
+        state.iteration += 1
         top1, top5 = topk_errors(preds.detach(), labels)
         stats = torch.tensor([loss.item(), top1, top5], device=device)
         loss_value, top1, top5 = distributed.all_reduce([stats], average=True)[0].tolist()
         meter.update(loss_value, top1, top5, lr, labels.numel() * distributed.world_size())
         meter.log_iter(epoch, cur_iter)
+        stopper.after_iteration(state)
         meter.iter_tic()
     meter.log_epoch(epoch)
+
+
+class Stopper:
+    """Mid-epoch checkpoints: on a preemption signal, and every
+    GTA.TRAIN.CHECKPOINT_MINUTES."""
+
+    def __init__(self, cfg, signals):
+        self.signals = signals
+        self.timer = CheckpointTimer(cfg.GTA.TRAIN.CHECKPOINT_MINUTES)
+        self.device = distributed.device_of(cfg)
+
+    def after_iteration(self, state):
+        flags = torch.tensor([self.signals.received is not None, self.timer.due()],
+                             dtype=torch.float32, device=self.device)
+        preempted, due = (bool(flag) for flag in distributed.all_reduce([flags])[0].tolist())
+        if not (preempted or due):
+            return
+        path = state.save()
+        self.timer.restart()
+        if preempted:
+            raise TrainingPreempted(
+                "Stopped by {} after iteration {} of epoch {}; checkpoint {}. Run the same "
+                "command again to resume.".format(self.signals.received or "a signal to another process",
+                                                  state.iteration, state.epoch + 1, path),
+                path,
+            )
+
+
+def freeze_norm_statistics(model):
+    """Puts every BatchNorm in eval mode: its running statistics stay fixed
+    and normalise every batch (MODEL.FROZEN_BN, as PySlowFast's
+    ``frozen_bn_stats``); its scale and shift still train."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 @torch.no_grad()
@@ -123,33 +243,45 @@ def train(cfg):
 
     Returns:
         nn.Module: the trained model (DDP-wrapped in a distributed job).
+    Raises:
+        TrainingPreempted: a preemption signal stopped training after a
+            mid-epoch checkpoint.
     """
     setup_logging(cfg.OUTPUT_DIR)
     seed_everything(cfg)
-    logger.info("Training with config:\n%s", cfg)
+    logger.info("Training in %d process%s with config:\n%s", distributed.world_size(),
+                "es" if distributed.world_size() > 1 else "", cfg)
     model = build_model(cfg)
     optimizer = construct_optimizer(model, cfg)
     precision = MixedPrecision(cfg)
     logger.info("Mixed precision (TRAIN.MIXED_PRECISION): %s", precision.describe())
-    start_epoch = resume_or_initialize(cfg, model, optimizer, precision.scaler)
+    state = TrainingState(cfg, model, optimizer, precision.scaler)
+    state.resume_or_initialize()
     train_loader = construct_loader(cfg, "train")
     val_loader = construct_loader(cfg, "val")
-    if len(train_loader) == 0:
+    iterations = len(train_loader)
+    if iterations == 0:
         raise ValueError(
             "TRAIN.BATCH_SIZE {} is larger than the {} training videos.".format(
                 cfg.TRAIN.BATCH_SIZE, len(train_loader.dataset)
             )
         )
-    meter = TrainMeter(len(train_loader), cfg)
+    meter = TrainMeter(iterations, cfg)
     device = distributed.device_of(cfg)
-    logger.info("Start epoch: %d of %d", start_epoch + 1, cfg.SOLVER.MAX_EPOCH)
-    for epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
-        shuffle_dataset(train_loader, epoch)
-        train_epoch(train_loader, model, optimizer, precision, meter, epoch, cfg)
-        if cfg.BN.USE_PRECISE_STATS and get_bn_modules(model):
-            calculate_precise_bn(train_loader, model, cfg.BN.NUM_BATCHES_PRECISE, device)
-        if _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg) and distributed.is_master():
-            save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, epoch, cfg, precision.scaler)
-        if _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg):
-            eval_epoch(val_loader, model, epoch, cfg)
+    logger.info("Start epoch: %d of %d", state.epoch + 1, cfg.SOLVER.MAX_EPOCH)
+    with PreemptionSignals() as signals:
+        stopper = Stopper(cfg, signals)
+        while state.epoch < cfg.SOLVER.MAX_EPOCH:
+            epoch = state.epoch
+            shuffle_dataset(train_loader, epoch)
+            train_loader.sampler.start_at(state.iteration * train_loader.batch_size)
+            train_epoch(train_loader, iterations, state, precision, meter, stopper)
+            if cfg.BN.USE_PRECISE_STATS and get_bn_modules(model):
+                calculate_precise_bn(train_loader, model, cfg.BN.NUM_BATCHES_PRECISE, device)
+            state.epoch, state.iteration = epoch + 1, 0
+            if _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg):
+                state.save()
+                stopper.timer.restart()
+            if _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg):
+                eval_epoch(val_loader, model, epoch, cfg)
     return model
