@@ -88,29 +88,47 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
     assert_same_parameters(out, uninterrupted)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "empty", "not_a_checkpoint"])
-def test_damaged_newest_checkpoint_is_skipped_kept_and_resumed_before(
-        damage, data_dir, uninterrupted, tmp_path):
+def test_damaged_newest_checkpoints_are_skipped_kept_and_resumed_before(
+        data_dir, uninterrupted, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(uninterrupted, out)
     folder = out / "checkpoints"
-    (folder / "checkpoint_epoch_00003.pyth").unlink()
-    newest = folder / "checkpoint_epoch_00002.pyth"
-    whole = newest.read_bytes()
-    damaged = {"truncated": whole[: len(whole) // 2], "empty": b"",
-               "not_a_checkpoint": b"not a checkpoint\n"}[damage]
-    newest.write_bytes(damaged)
+    third, second = folder / "checkpoint_epoch_00003.pyth", folder / "checkpoint_epoch_00002.pyth"
+    damaged = {third: third.read_bytes()[: third.stat().st_size // 2], second: b""}
+    for path, data in damaged.items():
+        path.write_bytes(data)
 
     result = run_net(data_dir, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
-    kept = folder / checkpoint.DAMAGED_DIR / newest.name
     warnings = [line for line in result.output.splitlines() if "[WARNING]" in line]
-    assert any("Skipping checkpoint {}".format(newest) in line and str(kept) in line
-               for line in warnings), "\n".join(warnings)
+    for path, data in damaged.items():
+        kept = folder / checkpoint.DAMAGED_DIR / path.name
+        assert any("Skipping checkpoint {}".format(path) in line and str(kept) in line
+                   for line in warnings), "\n".join(warnings)
+        assert kept.read_bytes() == data
     assert "Resuming from {} at epoch 2, iteration 1".format(
         folder / "checkpoint_epoch_00001.pyth") in result.output
-    assert kept.read_bytes() == damaged
     assert_same_parameters(out, uninterrupted)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_moved_beside_earlier_damaged_ones(tmp_path):
+    from conftest import small_cfg
+    import gta_slowfast
+
+    cfg = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml")
+    model = gta_slowfast.build_model(cfg)
+    good = checkpoint.save_checkpoint(str(tmp_path), model, torch.optim.SGD(model.parameters(), lr=1),
+                                      0, cfg)
+    bad = tmp_path / "checkpoints" / "checkpoint_epoch_00002.pyth"
+    bad.write_text("not a checkpoint\n")
+    aside = tmp_path / "checkpoints" / checkpoint.DAMAGED_DIR
+    aside.mkdir()
+    (aside / bad.name).write_bytes(b"an earlier damaged file")
+    path, state = checkpoint.read_last_checkpoint(str(tmp_path))
+    assert path == good and state["epoch"] == 0
+    assert (aside / bad.name).read_bytes() == b"an earlier damaged file"
+    assert (aside / (bad.name + ".1")).read_text() == "not a checkpoint\n"
+    assert not bad.exists()
 
 
 def test_full_disk_keeps_every_earlier_checkpoint(tmp_path, monkeypatch):
