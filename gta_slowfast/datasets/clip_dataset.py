@@ -210,8 +210,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         Raises:
             VideoReadError: the video cannot be read.
         """
-        video = self.open_video(video_index)
-        frames = video.read(self._frame_indices(video.num_frames, temporal_view, rng))
+        with self.open_video(video_index) as video:
+            frames = video.read(self._frame_indices(video.num_frames, temporal_view, rng))
         if self.mode == "train":
             class_name = (
                 self.class_names[self.video_labels[video_index]] if self.class_names else None
