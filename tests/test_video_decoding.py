@@ -1,6 +1,7 @@
 """Decoding only what a clip needs: ``VideoFile`` returns the frames of a full
-decode with plain PyAV, pixel for pixel, whatever it skips. (Damaged files:
-test_datasets.py.)"""
+decode with plain PyAV, pixel for pixel, whatever it skips; the datasets'
+clips in every sampling mode are those of a full decode; each test video is
+decoded once for all its views. (Damaged files: test_datasets.py.)"""
 
 import logging
 
@@ -10,9 +11,11 @@ import pytest
 import torch
 
 from gta_slowfast.datasets import transforms
-from gta_slowfast.datasets.video_io import VideoFile, VideoReadError
+from gta_slowfast.datasets.clip_dataset import VideoClipDataset
+from gta_slowfast.datasets.loader import VideoViewBatchSampler
+from gta_slowfast.datasets.video_io import FrameSource, VideoFile, VideoReadError
 
-from video_files import MP4_CODEC, full_decode, write_textured_video
+from video_files import MP4_CODEC, full_decode, make_cfg, write_textured_video
 
 NUM_FRAMES = 40
 # (file name, keyframe interval): VP9 with hidden alt-ref frames and one
@@ -20,6 +23,17 @@ NUM_FRAMES = 40
 # 12 frames, in MP4 and Matroska.
 INDEXED_VIDEOS = [("vp9.webm", None), ("h264_gop12.mp4", 12), ("h264_one_keyframe.mp4", None),
                   ("h264_gop12.mkv", 12)]
+
+
+class FullDecode(FrameSource):
+    """The reference frame source: every frame decoded with plain PyAV."""
+
+    def __init__(self, path):
+        self.frames = full_decode(path)
+        self.num_frames = len(self.frames)
+
+    def read(self, indices):
+        return np.stack([self.frames[i] for i in indices])
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +155,135 @@ def test_a_file_cut_short_behind_its_index_is_truncated(tmp_path):
         stream.write(data[: len(data) // 2])
     with pytest.raises(VideoReadError, match="truncated: [0-9]+ frames of 40 declared"):
         VideoFile(path)
+
+
+# --- Clips of every sampling mode against a full decode -----------------------
+
+
+def clip_dataset(cfg, mode, paths, sampling, reference):
+    """The plugin's dataset over ``paths``, reading with a plain full decode
+    where ``reference``."""
+    dataset = VideoClipDataset(cfg, mode, annotation_file="videos", video_paths=paths,
+                               video_labels=[0] * len(paths), class_names=None,
+                               sampling_method=sampling, resize_to=cfg.GTA.DATA.RESIZE)
+    if reference:
+        dataset.open_video = lambda index: FullDecode(paths[index])
+    return dataset
+
+
+def items(dataset, order, seed=0):
+    torch.manual_seed(seed)
+    return {index: dataset[index] for index in order}
+
+
+@pytest.mark.parametrize("sampling, resize", [("tsn", [56, 72]), ("dense", [])])
+@pytest.mark.parametrize("mode", ["train", "val", "test"])
+def test_clips_of_every_sampling_mode_are_those_of_a_full_decode(
+        videos, tmp_path, mode, sampling, resize):
+    cfg = make_cfg(tmp_path, tmp_path, **{
+        "DATA.NUM_FRAMES": 6, "DATA.SAMPLING_RATE": 3, "DATA.TRAIN_JITTER_SCALES": [48, 60],
+        "GTA.DATA.RESIZE": resize, "TEST.NUM_ENSEMBLE_VIEWS": 3, "TEST.NUM_SPATIAL_CROPS": 2})
+    paths = list(videos.values())
+    decoded = clip_dataset(cfg, mode, paths, sampling, reference=False)
+    full = clip_dataset(cfg, mode, paths, sampling, reference=True)
+    order = list(range(len(decoded))) * (3 if mode == "train" else 1)
+    for seed in range(2):
+        ours, theirs = items(decoded, order, seed), items(full, order, seed)
+        for index in order:
+            for x, y in zip(ours[index][0], theirs[index][0]):
+                assert torch.equal(x, y), (mode, sampling, index)
+            assert ours[index][4] == theirs[index][4]
+
+
+# --- Each test video decoded once ---------------------------------------------
+
+
+def counting_opens(dataset):
+    """Makes ``dataset`` count the videos it opens; returns the counts."""
+    opened = []
+    open_video = dataset.open_video
+    dataset.open_video = lambda index: opened.append(index) or open_video(index)
+    return opened
+
+
+def test_test_views_read_each_video_once_in_any_order_of_their_items(videos, tmp_path):
+    cfg = make_cfg(tmp_path, tmp_path, **{
+        "DATA.NUM_FRAMES": 4, "DATA.SAMPLING_RATE": 4, "GTA.DATA.RESIZE": [],
+        "TEST.NUM_ENSEMBLE_VIEWS": 4, "TEST.NUM_SPATIAL_CROPS": 3})
+    paths = list(videos.values())
+    one_view_at_a_time = clip_dataset(cfg, "test", paths, "dense", reference=True)
+    separately = {}
+    for index in range(len(one_view_at_a_time)):
+        one_view_at_a_time._last_views = None  # forget the last video: a read per view
+        separately[index] = one_view_at_a_time[index]
+
+    dataset = clip_dataset(cfg, "test", paths, "dense", reference=False)
+    opened = counting_opens(dataset)
+    in_order = items(dataset, range(len(dataset)))
+    assert opened == list(range(len(paths))), "one read per video"
+    shuffled = list(np.random.default_rng(0).permutation(len(dataset)))
+    for result in (in_order, items(dataset, shuffled)):
+        for index, item in result.items():
+            assert torch.equal(item[0][0], separately[index][0][0]), index
+            assert item[4] == separately[index][4]
+
+
+def test_unreadable_test_video_gives_invalid_zero_views_logged_once(videos, tmp_path, caplog):
+    cfg = make_cfg(tmp_path, tmp_path, **{
+        "DATA.NUM_FRAMES": 4, "TEST.NUM_ENSEMBLE_VIEWS": 2, "TEST.NUM_SPATIAL_CROPS": 3})
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    paths = [videos["vp9.webm"], str(empty), videos["h264_gop12.mp4"]]
+    dataset = clip_dataset(cfg, "test", paths, "tsn", reference=False)
+    caplog.set_level(logging.WARNING, logger="gta_slowfast.datasets")
+    for index in range(len(dataset)):
+        inputs, _, _, _, meta = dataset[index]
+        assert meta["valid"] == (meta["video_index"] != 1)
+        assert (inputs[0] == 0).all() == (meta["video_index"] == 1)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and str(empty) in warnings[0]
+
+
+@pytest.mark.parametrize("num_videos, views, batch_size, workers, world_size",
+                         [(10, 30, 8, 3, 1), (7, 6, 4, 0, 1), (7, 6, 4, 2, 3), (2, 30, 8, 8, 1),
+                          (25, 1, 4, 2, 2), (40, 30, 64, 8, 2)])
+def test_view_batches_give_each_worker_whole_videos(num_videos, views, batch_size, workers,
+                                                    world_size):
+    num_items = num_videos * views
+    shares = [list(VideoViewBatchSampler(num_items, views, batch_size, workers, rank,
+                                         world_size)) for rank in range(world_size)]
+    everything = [item for share in shares for batch in share for item in batch]
+    assert set(everything) == set(range(num_items))
+    assert len(everything) == world_size * -(-num_items // world_size)  # padded as DDP pads
+    for batches in shares:
+        assert all(len(batch) == batch_size for batch in batches[:-1])
+        assert 0 < len(batches[-1]) <= batch_size
+        # The dataset reads a video again only when a worker's run of its
+        # views is broken: at most once per run cut and per top-up.
+        reads = 0
+        for worker in range(max(1, workers)):
+            sequence = [item // views for batch in batches[worker::max(1, workers)]
+                        for item in batch]
+            reads += sum(1 for k, video in enumerate(sequence) if k == 0 or video != sequence[k - 1])
+        videos_in_share = len({item // views for batch in batches for item in batch})
+        assert reads <= videos_in_share + 2 * max(1, workers), reads
+
+
+def test_test_loader_with_workers_gives_every_view_once(videos, tmp_path):
+    cfg = make_cfg(tmp_path, tmp_path, **{
+        "DATA.NUM_FRAMES": 4, "TEST.NUM_ENSEMBLE_VIEWS": 2, "TEST.NUM_SPATIAL_CROPS": 3,
+        "TEST.BATCH_SIZE": 4, "DATA_LOADER.NUM_WORKERS": 2})
+    paths = list(videos.values())
+    dataset = clip_dataset(cfg, "test", paths, "tsn", reference=False)
+    batches = VideoViewBatchSampler(len(dataset), dataset.num_clips, 4, 2)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=2)
+    seen = {}
+    for inputs, _, index, _, _ in loader:
+        for clip, item in zip(inputs[0], index.tolist()):
+            seen[item] = clip
+    assert sorted(seen) == list(range(len(dataset)))
+    for item in (0, 5, 13, len(dataset) - 1):
+        assert torch.equal(seen[item], dataset[item][0][0])
 
 
 # --- Tensors -----------------------------------------------------------------
