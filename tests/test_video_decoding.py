@@ -244,6 +244,25 @@ def test_unreadable_test_video_gives_invalid_zero_views_logged_once(videos, tmp_
     assert len(warnings) == 1 and str(empty) in warnings[0]
 
 
+def test_pyslowfast_test_loader_reads_each_video_once(videos, tmp_path):
+    """PySlowFast's own test loader (the one its test_net builds; sequential
+    on one GPU) over the plugin's Kinetics dataset: one item per view, as
+    its meter wants, and one read per video."""
+    from slowfast.datasets.loader import construct_loader
+
+    (tmp_path / "test.csv").write_text("".join("{} 7\n".format(p) for p in videos.values()))
+    cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics", **{
+        "NUM_GPUS": 1, "DATA.NUM_FRAMES": 4, "TEST.NUM_ENSEMBLE_VIEWS": 3,
+        "TEST.NUM_SPATIAL_CROPS": 3, "TEST.BATCH_SIZE": 4})
+    loader = construct_loader(cfg, "test")
+    views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+    assert loader.dataset.num_videos // views == len(videos)
+    opened = counting_opens(loader.dataset)
+    indices = torch.cat([batch[2] for batch in loader]).tolist()
+    assert indices == list(range(len(videos) * views))
+    assert opened == list(range(len(videos)))
+
+
 @pytest.mark.parametrize("num_videos, views, batch_size, workers, world_size",
                          [(10, 30, 8, 3, 1), (7, 6, 4, 0, 1), (7, 6, 4, 2, 3), (2, 30, 8, 8, 1),
                           (25, 1, 4, 2, 2), (40, 30, 64, 8, 2)])
