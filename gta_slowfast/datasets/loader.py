@@ -55,7 +55,7 @@ def construct_loader(cfg, split):
     if split == "test":
         batches = VideoViewBatchSampler(
             len(dataset),
-            dataset.num_clips,
+            cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
             batch_size,
             cfg.DATA_LOADER.NUM_WORKERS,
             rank,
