@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-import gta_slowfast
 from gta_slowfast.datasets import build_dataset, construct_loader, shuffle_dataset
 from gta_slowfast.datasets.kinetics import Gta_kinetics
 from gta_slowfast.datasets.clip_dataset import register_dataset
@@ -17,7 +16,7 @@ from gta_slowfast.datasets.sampling import dense_indices, tsn_indices
 from gta_slowfast.datasets.ssv2 import Gta_ssv2, read_class_names, read_split
 from gta_slowfast.datasets.transforms import should_flip
 from gta_slowfast.datasets.video_io import (
-    DecodedVideo,
+    VideoFile,
     ImageSequence,
     VideoReadError,
     open_video,
@@ -26,6 +25,8 @@ from slowfast.datasets.build import DATASET_REGISTRY
 from video_files import (
     frame_image,
     frame_indices_of,
+    make_cfg,
+    pixels,
     write_frame_images,
     write_frame_list,
     write_ssv2_annotations,
@@ -51,43 +52,6 @@ SSV2_VAL = {"201": (30, 2), "202": (17, 1)}
 # floor(i * 30 / 8) = 0, 3, 7, 11, 15, 18, 22, 26 and hold 3 or 4 frames.
 TSN_TEST_30_8 = [1, 5, 9, 13, 16, 20, 24, 28]
 TSN_SEGMENTS_30_8 = [(0, 2), (3, 6), (7, 10), (11, 14), (15, 17), (18, 21), (22, 25), (26, 29)]
-
-
-def make_cfg(data_dir, prefix, dataset="gta_ssv2", arch="slow_c2d", **overrides):
-    """A small CPU config: 8 frames, 48-pixel crops, 1 test view."""
-    cfg = gta_slowfast.get_cfg()
-    cfg.NUM_GPUS = 0
-    cfg.MODEL.ARCH = arch
-    cfg.TRAIN.DATASET = dataset
-    cfg.TEST.DATASET = dataset
-    cfg.TRAIN.BATCH_SIZE = 3
-    cfg.TEST.BATCH_SIZE = 4
-    cfg.TEST.NUM_ENSEMBLE_VIEWS = 1
-    cfg.TEST.NUM_SPATIAL_CROPS = 1
-    cfg.DATA.PATH_TO_DATA_DIR = str(data_dir)
-    cfg.DATA.PATH_PREFIX = str(prefix)
-    cfg.DATA.NUM_FRAMES = 8
-    cfg.DATA.SAMPLING_RATE = 1
-    cfg.DATA.TRAIN_CROP_SIZE = 48
-    cfg.DATA.TEST_CROP_SIZE = 48
-    cfg.DATA.TRAIN_JITTER_SCALES = [48, 64]
-    cfg.DATA_LOADER.NUM_WORKERS = 0
-    cfg.DATA_LOADER.PIN_MEMORY = False
-    cfg.GTA.DATA.RESIZE = [56, 72]
-    for key, value in overrides.items():
-        node = cfg
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
-    return cfg
-
-
-def pixels(clip, cfg):
-    """A normalised (3, T, H, W) clip back as (T, H, W, 3) values in [0, 255]."""
-    mean = torch.tensor(cfg.DATA.MEAN)
-    std = torch.tensor(cfg.DATA.STD)
-    return ((clip.permute(1, 2, 3, 0) * std + mean) * 255).numpy()
 
 
 def green_columns(frames):
@@ -138,11 +102,13 @@ def kinetics(tmp_path_factory):
 
 
 def write_bad_videos(folder, good_video):
-    """A random-bytes, a zero-byte and a truncated .webm, and the path of a
-    missing one; returns {kind: path}."""
+    """A random-bytes, a zero-byte and a truncated copy of ``good_video``,
+    and the path of a missing one, all with its extension; returns {kind:
+    path}."""
     rng = np.random.default_rng(0)
+    extension = os.path.splitext(good_video)[1]
     paths = {
-        kind: os.path.join(folder, "bad_{}.webm".format(kind))
+        kind: os.path.join(folder, "bad_{}{}".format(kind, extension))
         for kind in ("random", "empty", "truncated", "missing")
     }
     with open(paths["random"], "wb") as stream:
@@ -258,7 +224,7 @@ def test_dense_indices():
 def test_decoded_frames_come_out_in_order(tmp_path, extension):
     path = write_video(str(tmp_path / ("v" + extension)), 27)
     video = open_video(path)
-    assert isinstance(video, DecodedVideo) and video.num_frames == 27
+    assert isinstance(video, VideoFile) and video.num_frames == 27
     frames = video.read([26, 0, 13, 13, 5])
     assert frames.dtype == np.uint8 and frames.shape == (5, 64, 80, 3)
     assert frame_indices_of(frames) == [26, 0, 13, 13, 5]
@@ -277,10 +243,12 @@ def test_frame_folder_in_natural_order(tmp_path):
         stale.read([4])
 
 
-def test_unreadable_files_raise_video_read_error(tmp_path):
-    good = write_video(str(tmp_path / "good.webm"), 30)
+@pytest.mark.parametrize("extension", [".webm", ".mp4"])
+def test_unreadable_files_raise_video_read_error(tmp_path, extension):
+    good = write_video(str(tmp_path / ("good" + extension)), 30)
     bad = write_bad_videos(str(tmp_path), good)
-    reasons = {"missing": "no such file", "empty": "empty", "truncated": "truncated|decoding"}
+    reasons = {"missing": "no such file", "empty": "empty", "truncated": "truncated|decoding",
+               "random": "decoding failed"}
     for kind, path in bad.items():
         with pytest.raises(VideoReadError, match=reasons.get(kind)) as error:
             open_video(path)
@@ -311,7 +279,8 @@ def test_flip_never_applies_to_left_right_classes(ssv2):
     )
     dataset = Gta_ssv2(cfg, "train")
     flips = {label: [] for label in range(3)}
-    for _ in range(12):
+    for epoch in range(12):  # training draws from (RNG_SEED, epoch, item)
+        dataset.set_epoch(epoch)
         for index in range(dataset.num_videos):
             inputs, label, _, _, meta = dataset[index]
             assert meta["video_index"] == index
@@ -321,7 +290,11 @@ def test_flip_never_applies_to_left_right_classes(ssv2):
         assert 0 < sum(flips[label]) < len(flips[label])
     cfg.GTA.DATA.RANDOM_FLIP = False
     dataset = Gta_ssv2(cfg, "train")
-    assert not any(is_flipped(pixels(dataset[2][0][0], cfg)) for _ in range(12))
+    flipped = []
+    for epoch in range(12):
+        dataset.set_epoch(epoch)
+        flipped.append(is_flipped(pixels(dataset[2][0][0], cfg)))
+    assert not any(flipped)
 
 
 # --- Items -----------------------------------------------------------------
@@ -425,7 +398,8 @@ def test_kinetics_training_clips_are_dense_and_jittered(kinetics):
     dataset = Gta_kinetics(cfg, "train")
     assert len(dataset) == 2
     starts = set()
-    for _ in range(10):
+    for epoch in range(10):
+        dataset.set_epoch(epoch)
         inputs, label, _, _, meta = dataset[0]
         assert inputs[0].shape == (3, 4, 48, 48) and label == 3
         frames = frame_indices_of(pixels(inputs[0], cfg))

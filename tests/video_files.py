@@ -1,12 +1,17 @@
-"""Small real videos and data set layouts for the data-loading tests.
+"""Small real videos, data set layouts and configs for the data-loading tests.
 
-Every frame says which frame it is and which way round it is:
+Every frame of ``write_video`` says which frame it is and which way round
+it is:
 
 * red is flat over the frame and encodes the frame index,
   ``RED_BASE + RED_STEP * index``; ``frame_indices_of`` reads it back, so a
   test can check which frames a clip holds and in which order;
 * green is 255 on the left ``split`` columns and 0 on the rest, so a
   horizontal flip or a shifted crop shows in the pixels.
+
+``write_textured_video`` writes moving noise instead, with B-frames and
+keyframes where asked, so that decoders do real inter prediction; tests
+compare its frames with a full decode, pixel for pixel.
 """
 
 import json
@@ -15,6 +20,9 @@ import os
 import av
 import cv2
 import numpy as np
+import torch
+
+import gta_slowfast
 
 RED_BASE = 16
 RED_STEP = 8
@@ -59,6 +67,56 @@ def write_video(path, num_frames, height=64, width=80, fps=12):
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+# Textured videos: codec, container format and encoder options by extension.
+# The H.264 ones use B-frames; AVI stores decode times, not presentation
+# times, and raw H.264 stores no timestamps and no index at all.
+TEXTURED_FORMATS = {
+    ".webm": ("webm", "libvpx-vp9"),
+    ".mp4": ("mp4", MP4_CODEC),
+    ".mkv": ("matroska", MP4_CODEC),
+    ".avi": ("avi", MP4_CODEC),
+    ".h264": ("h264", "libx264"),
+}
+
+
+def write_textured_video(path, num_frames, keyframe_interval=None, height=72, width=96,
+                         fps=12, seed=0):
+    """Writes ``num_frames`` frames of smooth random texture drifting a
+    pixel or two per frame, every frame different (``TEXTURED_FORMATS``
+    gives the codec). H.264 (and MPEG-4) get 3 B-frames and a keyframe every
+    ``keyframe_interval`` frames (None: the first frame only); VP9 gets its
+    hidden alt-ref frames and one keyframe. Returns ``path``."""
+    container_format, codec = TEXTURED_FORMATS[os.path.splitext(path)[1]]
+    interval = str(keyframe_interval or 10 * num_frames)
+    if codec == "libvpx-vp9":
+        options = {"crf": "30", "b": "0", "g": interval, "deadline": "realtime",
+                   "cpu-used": "8", "auto-alt-ref": "1", "lag-in-frames": "8"}
+    else:
+        options = {"bf": "3", "g": interval, "keyint_min": interval, "sc_threshold": "0"}
+        options.update({"crf": "20", "preset": "veryfast"} if codec == "libx264" else
+                       {"qscale": "4"})
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(
+        rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8), (0, 0), 2.0)
+    with av.open(path, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps, options=options)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        for index in range(num_frames):
+            top, left = (index * 2) % height, (index * 3) % width
+            image = np.ascontiguousarray(texture[top:top + height, left:left + width])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def full_decode(path):
+    """Every frame of ``path`` as plain PyAV decodes it: a list of uint8
+    (H, W, 3) RGB arrays, in the order the decoder shows them."""
+    with av.open(path) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 def write_frame_images(folder, num_frames, height=64, width=80, name="{}.png"):
@@ -176,3 +234,40 @@ def write_ssv2_frames_sample(data_dir, classes, num_frames=12):
     write_frame_list(os.path.join(data_dir, "train.csv"), splits["train"], frames_dir)
     write_frame_list(os.path.join(data_dir, "val.csv"), splits["validation"], frames_dir)
     return data_dir
+
+
+def make_cfg(data_dir, prefix, dataset="gta_ssv2", arch="slow_c2d", **overrides):
+    """A small CPU config: 8 frames, 48-pixel crops, 1 test view."""
+    cfg = gta_slowfast.get_cfg()
+    cfg.NUM_GPUS = 0
+    cfg.MODEL.ARCH = arch
+    cfg.TRAIN.DATASET = dataset
+    cfg.TEST.DATASET = dataset
+    cfg.TRAIN.BATCH_SIZE = 3
+    cfg.TEST.BATCH_SIZE = 4
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = 1
+    cfg.TEST.NUM_SPATIAL_CROPS = 1
+    cfg.DATA.PATH_TO_DATA_DIR = str(data_dir)
+    cfg.DATA.PATH_PREFIX = str(prefix)
+    cfg.DATA.NUM_FRAMES = 8
+    cfg.DATA.SAMPLING_RATE = 1
+    cfg.DATA.TRAIN_CROP_SIZE = 48
+    cfg.DATA.TEST_CROP_SIZE = 48
+    cfg.DATA.TRAIN_JITTER_SCALES = [48, 64]
+    cfg.DATA_LOADER.NUM_WORKERS = 0
+    cfg.DATA_LOADER.PIN_MEMORY = False
+    cfg.GTA.DATA.RESIZE = [56, 72]
+    for key, value in overrides.items():
+        node = cfg
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return cfg
+
+
+def pixels(clip, cfg):
+    """A normalised (3, T, H, W) clip back as (T, H, W, 3) values in [0, 255]."""
+    mean = torch.tensor(cfg.DATA.MEAN)
+    std = torch.tensor(cfg.DATA.STD)
+    return ((clip.permute(1, 2, 3, 0) * std + mean) * 255).numpy()

@@ -16,6 +16,11 @@ Train and val give one item per video. Test gives TEST.NUM_ENSEMBLE_VIEWS x
 TEST.NUM_SPATIAL_CROPS items per video: item i is view i % num_clips of
 video i // num_clips, its temporal view (i % num_clips) //
 NUM_SPATIAL_CROPS and its spatial crop i % NUM_SPATIAL_CROPS.
+
+At test, a video is decoded once for all its views when they are asked for
+in a row (as a sequential loader, or ``loader.VideoViewBatchSampler``, asks
+each worker): the dataset keeps the last video's clips (``VideoViews``).
+A view asked for out of order reads only its own clip.
 """
 
 import logging
@@ -27,6 +32,7 @@ from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.config import check_choice
 from gta_slowfast.datasets import sampling, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
+from gta_slowfast.datasets.video_views import VideoViews
 from gta_slowfast.models.video_models import is_multi_pathway
 
 logger = logging.getLogger(__name__)
@@ -106,6 +112,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.multi_pathway = is_multi_pathway(cfg)
         self.epoch = 0
         self._logged_unreadable = set()
+        self._last_views = None
+        self._last_test_item = None
         logger.info(
             "%s %s: %d videos x %d views from %s",
             type(self).__name__,
@@ -163,7 +171,11 @@ class VideoClipDataset(torch.utils.data.Dataset):
             "spatial_crop": spatial_crop,
         }
         try:
-            inputs = self._clip(video_index, temporal_view, spatial_crop, rng=None)
+            views = self._views(index, video_index, temporal_view)
+            frames = views.view(
+                temporal_view, self.cfg.DATA.TEST_CROP_SIZE, spatial_crop, self.num_crops
+            )
+            inputs = self._inputs(frames)
         except VideoReadError as error:
             if video_index not in self._logged_unreadable:
                 self._logged_unreadable.add(video_index)
@@ -175,7 +187,35 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 )
             inputs = self._zero_inputs()
             meta["valid"] = False
+        self._last_test_item = index
         return inputs, self.video_labels[video_index], index, 0.0, meta
+
+    def _views(self, index, video_index, temporal_view):
+        """The ``VideoViews`` holding clip ``temporal_view`` of a video: the
+        last one read, else a new read of all the video's clips when its
+        views come in a row (the first one, or the item after the last),
+        else of this clip only.
+
+        Raises:
+            VideoReadError: the video cannot be read.
+        """
+        if self._last_views is not None and self._last_views.holds(video_index, temporal_view):
+            return self._last_views
+        first_view = index % self.num_clips == 0
+        follows_last = self._last_test_item is not None and index == self._last_test_item + 1
+        temporal_views = (
+            range(self.num_views) if first_view or follows_last else [temporal_view]
+        )
+        self._last_views = None
+        with self.open_video(video_index) as video:
+            clip_indices = {
+                view: self._frame_indices(video.num_frames, view, rng=None)
+                for view in temporal_views
+            }
+            self._last_views = VideoViews.read(
+                video, video_index, clip_indices, self._test_resize
+            )
+        return self._last_views
 
     def _replaced_item(self, index):
         """The item of video ``index``, or, while that video or its
@@ -186,7 +226,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video_index = index
         for failures in range(max_retries + 1):
             try:
-                inputs = self._clip(video_index, 0, 0, rng)
+                inputs = self._clip(video_index, rng)
             except VideoReadError as error:
                 logger.warning(
                     "Cannot read %s: %s. Replacing it with a random video "
@@ -213,23 +253,30 @@ class VideoClipDataset(torch.utils.data.Dataset):
             )
         )
 
-    def _clip(self, video_index, temporal_view, spatial_crop, rng):
-        """Model inputs of one view of a video.
+    def _clip(self, video_index, rng):
+        """Model inputs of the train or val clip of a video.
 
         Returns:
             list of torch.Tensor: one float (3, T, H, W) per pathway.
         Raises:
             VideoReadError: the video cannot be read.
         """
-        video = self.open_video(video_index)
-        frames = video.read(self._frame_indices(video.num_frames, temporal_view, rng))
+        with self.open_video(video_index) as video:
+            frames = video.read(self._frame_indices(video.num_frames, 0, rng))
         if self.mode == "train":
             class_name = (
                 self.class_names[self.video_labels[video_index]] if self.class_names else None
             )
             frames = self._train_transform(frames, class_name, rng)
         else:
-            frames = self._test_transform(frames, spatial_crop)
+            frames = transforms.spatial_crop(
+                self._test_resize(frames), self.cfg.DATA.TEST_CROP_SIZE, 0, 1
+            )
+        return self._inputs(frames)
+
+    def _inputs(self, frames):
+        """uint8 (T, H, W, 3) -> model inputs, one float (3, T, H, W) per
+        pathway, normalised with DATA.MEAN and DATA.STD."""
         clip = transforms.to_normalized_tensor(frames, self.cfg.DATA.MEAN, self.cfg.DATA.STD)
         return self._pathways(clip)
 
@@ -285,16 +332,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
             frames = transforms.horizontal_flip(frames)
         return frames
 
-    def _test_transform(self, frames, spatial_crop):
-        """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TEST_CROP_SIZE:
-        the fixed resize, or the short side scaled to S, then crop
-        ``spatial_crop`` of the view's crops."""
-        size = self.cfg.DATA.TEST_CROP_SIZE
+    def _test_resize(self, frames):
+        """uint8 (T, H, W, 3) -> uint8 (T, H', W', 3), what val and test
+        crops are cut from: the fixed resize, or the short side scaled to
+        DATA.TEST_CROP_SIZE."""
         if self.resize_to:
-            frames = transforms.resize(frames, *self.resize_to)
-        else:
-            frames = transforms.resize_short_side(frames, size)
-        return transforms.spatial_crop(frames, size, spatial_crop, self.num_crops)
+            return transforms.resize(frames, *self.resize_to)
+        return transforms.resize_short_side(frames, self.cfg.DATA.TEST_CROP_SIZE)
 
     def _pathways(self, clip):
         if self.multi_pathway:

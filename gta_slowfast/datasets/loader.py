@@ -5,7 +5,7 @@ import torch
 
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
-from gta_slowfast.datasets.sampler import ShardedShuffleSampler
+from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
 
 
 def build_dataset(name, cfg, split):
@@ -27,11 +27,12 @@ def construct_loader(cfg, split):
 
     "train" reads TRAIN.DATASET through a ``ShardedShuffleSampler`` (an
     order fixed by RNG_SEED and the epoch, resumable mid-epoch) and drops
-    the last partial batch; "val" reads TRAIN.DATASET and "test"
-    TEST.DATASET, in order. The batch size (TRAIN.BATCH_SIZE for train and
-    val, TEST.BATCH_SIZE for test) is the total over processes: each of a
-    distributed run's processes reads its share. NUM_GPUS plays no part, so
-    NUM_GPUS 0 (CPU) works.
+    the last partial batch; "val" reads TRAIN.DATASET in order; "test"
+    reads TEST.DATASET in ``VideoViewBatchSampler``'s batches, which keep
+    each video's views in one worker. The batch size (TRAIN.BATCH_SIZE for
+    train and val, TEST.BATCH_SIZE for test) is the total over processes:
+    each of a distributed run's processes reads its share. NUM_GPUS plays no
+    part, so NUM_GPUS 0 (CPU) works.
 
     Args:
         cfg (CfgNode): config.
@@ -47,23 +48,28 @@ def construct_loader(cfg, split):
     dataset = build_dataset(name, cfg, split)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     world_size = torch.distributed.get_world_size() if distributed else 1
+    rank = torch.distributed.get_rank() if distributed else 0
+    batch_size = max(1, batch_size // world_size)
+    options = dict(
+        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        # Workers' seeds come from here, not from torch's global generator,
+        # which training's own random numbers (dropout) keep to themselves.
+        generator=torch.Generator().manual_seed(cfg.RNG_SEED),
+    )
+    if split == "test":
+        views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+        batches = VideoViewBatchSampler(len(dataset), views, batch_size,
+                                        cfg.DATA_LOADER.NUM_WORKERS, rank, world_size)
+        return torch.utils.data.DataLoader(dataset, batch_sampler=batches, **options)
     if training:
-        rank = torch.distributed.get_rank() if distributed else 0
         sampler = ShardedShuffleSampler(len(dataset), cfg.RNG_SEED, rank, world_size)
     elif world_size > 1:
         sampler = torch.utils.data.DistributedSampler(dataset, shuffle=False)
     else:
         sampler = None
     return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=max(1, batch_size // world_size),
-        sampler=sampler,
-        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
-        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
-        drop_last=training,
-        # Workers' seeds come from here, not from torch's global generator,
-        # which training's own random numbers (dropout) keep to themselves.
-        generator=torch.Generator().manual_seed(cfg.RNG_SEED),
+        dataset, batch_size=batch_size, sampler=sampler, drop_last=training, **options
     )
 
 

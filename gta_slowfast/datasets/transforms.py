@@ -2,9 +2,11 @@
 
 Geometric transforms take and return uint8 numpy clips of shape
 (T, H, W, 3), RGB, so that they crop before they resize and never touch
-more pixels than they keep; ``to_normalized_tensor`` then gives the float
-(3, T, H, W) tensor a model takes, and ``pack_pathways`` its SlowFast
-pathways. Random choices come from a ``numpy.random.Generator``.
+more pixels than they keep. Crops and flips return views of their input;
+resizes write one new array. ``to_normalized_tensor`` then makes the one
+float copy, the (3, T, H, W) tensor a model takes, and ``pack_pathways``
+its SlowFast pathways. Random choices come from a
+``numpy.random.Generator``.
 """
 
 import re
@@ -24,12 +26,10 @@ def resize(frames, height, width):
     """
     if frames.shape[1:3] == (height, width):
         return frames
-    return np.stack(
-        [
-            cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-            for frame in frames
-        ]
-    )
+    resized = np.empty((len(frames), height, width, 3), np.uint8)
+    for frame, out in zip(frames, resized):
+        cv2.resize(frame, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+    return resized
 
 
 def resize_short_side(frames, size):
@@ -163,9 +163,9 @@ def horizontal_flip(frames):
     Args:
         frames (np.ndarray): uint8 (T, H, W, 3).
     Returns:
-        np.ndarray: uint8 (T, H, W, 3).
+        np.ndarray: uint8 (T, H, W, 3), a view of ``frames`` (no copy).
     """
-    return np.ascontiguousarray(frames[:, :, ::-1])
+    return frames[:, :, ::-1]
 
 
 def should_flip(class_name, no_flip_words):
@@ -188,18 +188,25 @@ def should_flip(class_name, no_flip_words):
 
 
 def to_normalized_tensor(frames, mean, std):
-    """The clip as a normalised float tensor, channels first.
+    """The clip as a normalised float tensor, channels first, in one pass
+    over the pixels plus one in place.
 
     Args:
-        frames (np.ndarray): uint8 (T, H, W, 3).
+        frames (np.ndarray): uint8 (T, H, W, 3), any strides (a crop or a
+            flip of a larger array).
         mean, std (list of 3 float): per channel, for values in [0, 1]
             (DATA.MEAN, DATA.STD).
     Returns:
-        torch.Tensor: float32 (3, T, H, W), (frames / 255 - mean) / std.
+        torch.Tensor: float32 (3, T, H, W), contiguous,
+        (frames / 255 - mean) / std.
     """
-    clip = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
-    clip = (clip - torch.tensor(mean)) / torch.tensor(std)
-    return clip.permute(3, 0, 1, 2).contiguous()
+    std = np.asarray(std, np.float64)
+    scale = (1.0 / (255.0 * std)).astype(np.float32).reshape(3, 1, 1, 1)
+    shift = (np.asarray(mean, np.float64) / std).astype(np.float32).reshape(3, 1, 1, 1)
+    clip = np.empty((3,) + frames.shape[:3], np.float32)
+    np.multiply(frames.transpose(3, 0, 1, 2), scale, out=clip)
+    clip -= shift
+    return torch.from_numpy(clip)
 
 
 def pack_pathways(clip, alpha):
