@@ -62,6 +62,23 @@ def add_gta_config(cfg):
     #                  same magnitude.
     cfg.GTA.TEMPORAL_ADAPT = "none"
 
+    # TSM's residual temporal shift (paper Table 6, "2D R50+TSM"): inside the
+    # residual branch of every block of the stages below, before its first
+    # conv, FRACTION of the channels move one frame back in time and as many
+    # one frame forward (zero-filled at the clip's ends). No parameters, no
+    # FLOPs; single-pathway ResNets only; the attention blocks go on top.
+    cfg.GTA.TEMPORAL_SHIFT = CfgNode()
+
+    # Shift the residual branches.
+    cfg.GTA.TEMPORAL_SHIFT.ENABLE = False
+
+    # Share of a block's input channels moved in each direction (TSM: 1/8).
+    cfg.GTA.TEMPORAL_SHIFT.FRACTION = 0.125
+
+    # The stages whose blocks shift, by number: 2..5 for res2..res5 (TSM:
+    # all).
+    cfg.GTA.TEMPORAL_SHIFT.STAGES = [2, 3, 4, 5]
+
     # Data: the paper's pipelines (section 4.1, supplementary B). Datasets are
     # named TRAIN.DATASET / TEST.DATASET: gta_ssv2 or gta_kinetics.
     cfg.GTA.DATA = CfgNode()

@@ -144,15 +144,23 @@ def test_gta_model_is_the_backbone_at_init():
 
 
 @pytest.mark.parametrize(
-    "block, order_blind",
-    [("NL", True), ("DNL", True), ("SA+TA", True), ("SA+TAPE", False),
-     ("GTA", False), ("PIXEL_GTA", False)],
+    "config, block, order_blind",
+    [("SSv2/C2D_8x1_R50.yaml", "NL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "NL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "DNL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "SA+TA", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "SA+TAPE", False),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "GTA", False),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "PIXEL_GTA", False),
+     ("SSv2/TSM_8x1_R50.yaml", "NL", False),
+     ("SSv2/TSM_NLN_8x1_R50.yaml", "DNL", False),
+     ("SSv2/TSM_GTA_8x1_R50.yaml", "GTA", False)],
 )
-def test_c2d_sees_time_reversal_only_with_positions_or_gta(block, order_blind):
-    cfg = small_cfg("SSv2/C2D_NLN_8x1_R50.yaml", "GTA.BLOCK", block)
-    model = gta_slowfast.build_model(cfg)
-    for inserted in attention_blocks(model) + nonlocal_blocks(model):
-        randomize_norms(inserted)
+def test_c2d_sees_time_reversal_only_with_positions_gta_or_shift(config, block, order_blind):
+    cfg = small_cfg(config, "GTA.BLOCK", block)
+    # Every norm random: inserted blocks and the residual branches (zero at
+    # init with ZERO_INIT_FINAL_BN, which would hide the shift) are live.
+    model = randomize_norms(gta_slowfast.build_model(cfg))
     model.head.act = torch.nn.Identity()  # compare logits, not saturated softmax
     model = model.double().eval()
     clip = torch.randn(2, 3, 8, 64, 64, dtype=torch.float64)
