@@ -62,6 +62,14 @@ def add_gta_config(cfg):
     #                  same magnitude.
     cfg.GTA.TEMPORAL_ADAPT = "none"
 
+    # Where TA and TAPE take their queries and keys from:
+    #   "x_hat": SA's output X_hat = X + W_OP SA(X) (paper section 3.2 and
+    #            Figure 2(b): temporal attention after spatial attention);
+    #            X itself in a block without SA.
+    #   "x":     the block's input X, as SA does.
+    # Values are SA's output in both cases.
+    cfg.GTA.TA_INPUT = "x_hat"
+
     # TSM's residual temporal shift (paper Table 6, "2D R50+TSM"): inside the
     # residual branch of every block of the stages below, before its first
     # conv, FRACTION of the channels move one frame back in time and as many

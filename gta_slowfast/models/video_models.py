@@ -101,6 +101,7 @@ def replace_nonlocal_blocks(model, cfg):
                     region_assignment=cfg.GTA.REGION_ASSIGNMENT,
                     spatial_size=stage_spatial_size(cfg, stage, pathway),
                     temporal_adapt=cfg.GTA.TEMPORAL_ADAPT,
+                    temporal_input=cfg.GTA.TA_INPUT,
                     norm_eps=nonlocal_block.norm_eps,
                     norm_momentum=nonlocal_block.norm_momentum,
                     norm_module=norm_module,
