@@ -112,12 +112,35 @@ def add_gta_config(cfg):
     # crop.
     cfg.GTA.DATA.CROP_SCALES = [1.0, 0.875, 0.75, 0.66]
 
+    # Positions of the TSN multi-scale crop: True, TSN's and TSM's 13
+    # (``more_fix_crop``: corners, centre, edge middles and quarter points of
+    # a 4 x 4 grid of steps); False, the 5 corners and centre.
+    cfg.GTA.DATA.MORE_FIX_CROP = True
+
+    # Short-side scale jitter without GTA.DATA.RESIZE: draw the size's
+    # inverse uniformly in [1 / max, 1 / min] of DATA.TRAIN_JITTER_SCALES
+    # (PySlowFast's DATA.INV_UNIFORM_SAMPLE, its SSv2 recipe) rather than the
+    # size itself.
+    cfg.GTA.DATA.INV_UNIFORM_SAMPLE = False
+
+    # Feed the model BGR instead of RGB (PySlowFast's
+    # DATA.REVERSE_INPUT_CHANNEL): for weights trained on BGR input, such as
+    # PySlowFast's Caffe2 model-zoo checkpoints.
+    cfg.GTA.DATA.REVERSE_INPUT_CHANNEL = False
+
     # Horizontal flip in training, at random.
     cfg.GTA.DATA.RANDOM_FLIP = True
     # Classes whose name contains one of these words (whole words,
     # case-insensitive) are never flipped: flipping "from left to right"
     # would make it another class.
     cfg.GTA.DATA.NO_FLIP_WORDS = ["left", "right"]
+
+    # Flip the classes NO_FLIP_WORDS names too, and give a flipped video its
+    # mirror class: the class whose name has the words exchanged in pairs
+    # (NO_FLIP_WORDS[0] <-> [1], [2] <-> [3], ...), as MMAction2's
+    # flip_label_map. A class without a mirror is an error that names it.
+    # False: the paper's rule, never flip them.
+    cfg.GTA.DATA.FLIP_LABEL_SWAP = False
 
     # Something-Something-v2 layout under DATA.PATH_TO_DATA_DIR:
     #   "video":  the official something-something-v2-{labels,train,

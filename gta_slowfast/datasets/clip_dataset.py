@@ -56,6 +56,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video_paths (list of str): each video's file or frame folder.
         video_labels (list of int): each video's class.
         class_names (list of str or None): name of each class.
+        mirror_of (dict): class -> its mirror class, for the classes a
+            training flip relabels (GTA.DATA.FLIP_LABEL_SWAP); else empty.
     """
 
     def __init__(
@@ -104,6 +106,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS if mode == "test" else 1
         self.num_crops = cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
         self.multi_pathway = is_multi_pathway(cfg)
+        self.mirror_of = {}
+        if mode == "train" and cfg.GTA.DATA.FLIP_LABEL_SWAP and class_names:
+            self.mirror_of = transforms.mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
         self._logged_unreadable = set()
         logger.info(
             "%s %s: %d videos x %d views from %s",
@@ -188,13 +193,16 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 last_error = error
                 video_index = int(rng.integers(len(self.video_paths)))
                 continue
+            label, flip = self._training_flip(self.video_labels[video_index], rng)
+            if flip:
+                inputs = [pathway.flip(-1) for pathway in inputs]
             meta = {
                 "video_index": video_index,
                 "valid": True,
                 "temporal_view": 0,
                 "spatial_crop": 0,
             }
-            return inputs, self.video_labels[video_index], index, 0.0, meta
+            return inputs, label, index, 0.0, meta
         raise RuntimeError(
             "{} videos in a row could not be read (GTA.DATA.MAX_RETRIES = {}); the "
             "last was {}: {}".format(
@@ -213,13 +221,12 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video = self.open_video(video_index)
         frames = video.read(self._frame_indices(video.num_frames, temporal_view, rng))
         if self.mode == "train":
-            class_name = (
-                self.class_names[self.video_labels[video_index]] if self.class_names else None
-            )
-            frames = self._train_transform(frames, class_name, rng)
+            frames = self._train_transform(frames, rng)
         else:
             frames = self._test_transform(frames, spatial_crop)
         clip = transforms.to_normalized_tensor(frames, self.cfg.DATA.MEAN, self.cfg.DATA.STD)
+        if self.cfg.GTA.DATA.REVERSE_INPUT_CHANNEL:
+            clip = clip.flip(0)
         return self._pathways(clip)
 
     def _frame_indices(self, num_video_frames, temporal_view, rng):
@@ -244,35 +251,49 @@ class VideoClipDataset(torch.utils.data.Dataset):
             rng,
         )
 
-    def _train_transform(self, frames, class_name, rng):
+    def _train_transform(self, frames, rng):
         """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TRAIN_CROP_SIZE.
 
         With a fixed resize: the resize, then TSN's multi-scale crop
-        (GTA.DATA.CROP_SCALES) resized to S, or a random S crop. Without:
-        short-side scale jitter in DATA.TRAIN_JITTER_SCALES and a random S
-        crop. Then a flip with probability 1/2 where GTA.DATA.RANDOM_FLIP
-        and the class allow it.
+        (GTA.DATA.CROP_SCALES, GTA.DATA.MORE_FIX_CROP) resized to S, or a
+        random S crop. Without: short-side scale jitter in
+        DATA.TRAIN_JITTER_SCALES (GTA.DATA.INV_UNIFORM_SAMPLE) and a random S
+        crop. The flip comes after, in ``_training_flip``.
         """
         data = self.cfg.GTA.DATA
         size = self.cfg.DATA.TRAIN_CROP_SIZE
         if self.resize_to:
             frames = transforms.resize(frames, *self.resize_to)
             if data.CROP_SCALES:
-                frames = transforms.multi_scale_crop(frames, data.CROP_SCALES, size, rng)
-            else:
-                frames = transforms.random_crop(frames, size, rng)
-        else:
-            frames = transforms.random_short_side_scale(
-                frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng
-            )
-            frames = transforms.random_crop(frames, size, rng)
-        if (
-            data.RANDOM_FLIP
-            and transforms.should_flip(class_name, data.NO_FLIP_WORDS)
-            and rng.random() < 0.5
+                return transforms.multi_scale_crop(
+                    frames, data.CROP_SCALES, size, rng, data.MORE_FIX_CROP
+                )
+            return transforms.random_crop(frames, size, rng)
+        frames = transforms.random_short_side_scale(
+            frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng, data.INV_UNIFORM_SAMPLE
+        )
+        return transforms.random_crop(frames, size, rng)
+
+    def _training_flip(self, label, rng):
+        """Whether a training clip of class ``label`` is mirrored, and its
+        label then: with probability 1/2 where GTA.DATA.RANDOM_FLIP allows,
+        except for classes GTA.DATA.NO_FLIP_WORDS names (never flipped) or,
+        with GTA.DATA.FLIP_LABEL_SWAP, flipped and given their mirror class.
+
+        Returns:
+            tuple: (label (int), flip (bool)).
+        """
+        data = self.cfg.GTA.DATA
+        if not data.RANDOM_FLIP:
+            return label, False
+        class_name = self.class_names[label] if self.class_names else None
+        if label not in self.mirror_of and not transforms.should_flip(
+            class_name, data.NO_FLIP_WORDS
         ):
-            frames = transforms.horizontal_flip(frames)
-        return frames
+            return label, False
+        if rng.random() >= 0.5:
+            return label, False
+        return self.mirror_of.get(label, label), True
 
     def _test_transform(self, frames, spatial_crop):
         """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TEST_CROP_SIZE:
