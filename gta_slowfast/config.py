@@ -88,7 +88,7 @@ def add_gta_config(cfg):
     cfg.GTA.TEMPORAL_SHIFT.STAGES = [2, 3, 4, 5]
 
     # Data: the paper's pipelines (section 4.1, supplementary B). Datasets are
-    # named TRAIN.DATASET / TEST.DATASET: gta_ssv2 or gta_kinetics.
+    # named TRAIN.DATASET / TEST.DATASET: gta_ssv2, gta_ssv1 or gta_kinetics.
     cfg.GTA.DATA = CfgNode()
 
     # Which frames make a clip:
