@@ -95,8 +95,10 @@ def test_slowfast_gta_blocks_sit_in_the_slow_pathway(config):
 
 
 def test_temporal_size_follows_arch_pool_and_pathway():
-    kinetics = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml")  # c2d: T pooled by 2 after res2
-    assert [stage_num_frames(kinetics, s, 0) for s in range(4)] == [8, 4, 4, 4]
+    kinetics = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml")  # slow_c2d: no temporal pool
+    assert [stage_num_frames(kinetics, s, 0) for s in range(4)] == [8, 8, 8, 8]
+    pooled = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml", "MODEL.ARCH", "c2d")  # T / 2 after res2
+    assert [stage_num_frames(pooled, s, 0) for s in range(4)] == [8, 4, 4, 4]
     ssv2 = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml")  # slow_c2d: no temporal pool
     assert [stage_num_frames(ssv2, s, 0) for s in range(4)] == [8, 8, 8, 8]
     slowfast = small_cfg("SSv2/SLOWFAST_GTA_16x8_R50.yaml")
@@ -226,3 +228,26 @@ def test_test_crop_shares_weights_with_training_crop():
 def test_models_are_in_pyslowfast_registry():
     assert compat.MODEL_REGISTRY.get("GTAResNet") is gta_slowfast.models.GTAResNet
     assert compat.MODEL_REGISTRY.get("GTASlowFast") is gta_slowfast.models.GTASlowFast
+
+
+def test_sync_batchnorm_is_plain_batchnorm_where_it_cannot_run(caplog):
+    cfg = small_cfg("SSv2/SLOWFAST_GTA_16x8_R50.yaml", "DATA.NUM_FRAMES", 16, width=16)
+    assert cfg.BN.NORM_TYPE == "sync_batchnorm"
+    with caplog.at_level("WARNING", logger="gta_slowfast.compat"):
+        model = gta_slowfast.build_model(cfg)
+    norm_base = torch.nn.modules.batchnorm._NormBase
+    norms = {type(m) for m in model.modules() if isinstance(m, norm_base)}
+    assert norms == {torch.nn.BatchNorm3d}
+    reason = "NUM_GPUS is 0" if compat.GENERATION == "main" else "has no synchronised BatchNorm"
+    assert "building plain BatchNorm instead" in caplog.text and reason in caplog.text
+
+
+@pytest.mark.skipif(compat.GENERATION != "main", reason="pyslowfast 1.0 has no sync BN")
+def test_sync_batchnorm_needs_process_groups_of_num_sync_devices():
+    cfg = small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "NUM_GPUS", 1)
+    cfg.BN.NUM_SYNC_DEVICES = 1
+    assert compat.sync_batchnorm_unavailable(cfg) is None
+    cfg.BN.NUM_SYNC_DEVICES = 4
+    assert "groups of BN.NUM_SYNC_DEVICES = 4" in compat.sync_batchnorm_unavailable(cfg)
+    cfg.BN.GLOBAL_SYNC = True
+    assert compat.sync_batchnorm_unavailable(cfg) is None
