@@ -244,7 +244,7 @@ class DecoupledAttentionBlock(nn.Module):
         if attended is not None and self.temporal_input == "x_hat":
             weight = torch.cat((self.query_temporal.weight, self.key_temporal.weight))
             from_attended = F.linear(
-                attended, weight @ self.proj_out.weight, weight @ self.proj_out.bias
+                attended, weight @ self.proj_out.weight, F.linear(self.proj_out.bias, weight)
             )
             query_part, key_part = from_attended.split(self.dim_key, dim=-1)
             query = query + query_part
