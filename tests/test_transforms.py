@@ -142,6 +142,12 @@ def is_flipped(clip):
     return bool(green[:, :4].mean() < green[:, -4:].mean())
 
 
+def test_validation_clips_are_never_flipped(ssv2):
+    dataset = Gta_ssv2(ssv2_cfg(*ssv2, "GTA.DATA.FLIP_LABEL_SWAP", True), "val")
+    outcomes = {(is_flipped(dataset[2][0][0]), dataset[2][1]) for _ in range(16)}
+    assert outcomes == {(False, 2)}
+
+
 @pytest.mark.parametrize("swap", [False, True])
 def test_flip_label_swap(ssv2, swap):
     dataset = Gta_ssv2(ssv2_cfg(*ssv2, "GTA.DATA.FLIP_LABEL_SWAP", swap), "train")

@@ -193,7 +193,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 last_error = error
                 video_index = int(rng.integers(len(self.video_paths)))
                 continue
-            label, flip = self._training_flip(self.video_labels[video_index], rng)
+            label, flip = self.video_labels[video_index], False
+            if self.mode == "train":
+                label, flip = self._training_flip(label, rng)
             if flip:
                 inputs = [pathway.flip(-1) for pathway in inputs]
             meta = {
