@@ -66,8 +66,10 @@ demo: install
 		$(PY) tools/make_synthetic_ssv2.py --out $(DEMO_DATA)
 	$(PY) tools/run_net.py --cfg configs/SSv2/synthetic/C2D_GTA_8x1_R50.yaml
 
-# The paper's Table 1 for the 2D SSv2 configs: GFLOPs and parameters.
+# GFLOPs and parameters: the paper's Table 1 for the 2D SSv2 configs, R50 +
+# TSM (Table 6), and Table 5's C2D-R50 + NL and + GTA on Kinetics-400.
 flops: install
 	$(PY) tools/count_flops.py --cfg configs/SSv2/C2D_8x1_R50.yaml \
 		configs/SSv2/C2D_NLN_8x1_R50.yaml configs/SSv2/C2D_DNL_8x1_R50.yaml \
-		configs/SSv2/C2D_GTA_8x1_R50.yaml
+		configs/SSv2/C2D_GTA_8x1_R50.yaml configs/SSv2/TSM_8x1_R50.yaml \
+		configs/Kinetics/C2D_NLN_8x8_R50.yaml configs/Kinetics/C2D_GTA_8x8_R50.yaml

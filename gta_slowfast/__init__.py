@@ -2,8 +2,8 @@
 
 ``import gta_slowfast`` adds nothing to PySlowFast but the plugin's models,
 registered in PySlowFast's MODEL_REGISTRY where the installed generation has
-one, and its datasets (gta_ssv2, gta_kinetics) in DATASET_REGISTRY. Works
-without detectron2.
+one, and its datasets (gta_ssv2, gta_ssv1, gta_kinetics) in
+DATASET_REGISTRY. Works without detectron2.
 """
 
 from gta_slowfast import datasets  # noqa: F401 (registers the datasets)

@@ -23,6 +23,7 @@ built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 import types
@@ -102,6 +103,8 @@ POOL1 = _builder._POOL1
 # The same architecture under the names the two generations give it.
 _ARCH_ALIASES = {"slow_c2d": "c2d_nopool", "c2d_nopool": "slow_c2d"}
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "DATASET_REGISTRY",
     "GENERATION",
@@ -116,6 +119,7 @@ __all__ = [
     "for_installed_pyslowfast",
     "installed_arch",
     "norm_module",
+    "sync_batchnorm_unavailable",
 ]
 
 
@@ -132,16 +136,46 @@ def installed_arch(arch):
     )
 
 
+def sync_batchnorm_unavailable(cfg):
+    """Why ``BN.NORM_TYPE: sync_batchnorm`` cannot be built in this job, or
+    None where it can: GitHub main's ``NaiveSyncBatchNorm3d`` needs GPUs and
+    asserts at construction that the processes per machine come in groups of
+    ``BN.NUM_SYNC_DEVICES`` (unless ``BN.GLOBAL_SYNC``); pyslowfast 1.0 has
+    no sync BN.
+
+    Returns:
+        str or None
+    """
+    if GENERATION != "main":
+        return "pyslowfast {} has no synchronised BatchNorm".format(GENERATION)
+    if not cfg.NUM_GPUS:
+        return "NUM_GPUS is 0"
+    if cfg.BN.GLOBAL_SYNC:
+        return None
+    from pytorchvideo.layers.distributed import get_local_size
+
+    if get_local_size() % cfg.BN.NUM_SYNC_DEVICES:
+        return "{} process(es) per machine do not form groups of BN.NUM_SYNC_DEVICES = {}".format(
+            get_local_size(), cfg.BN.NUM_SYNC_DEVICES
+        )
+    return None
+
+
 def for_installed_pyslowfast(cfg):
     """Returns ``cfg``, or a copy that the installed PySlowFast's model
     classes read as meant: ``MODEL.ARCH`` under the installed name
-    (``slow_c2d`` <-> ``c2d_nopool``), and on 1.0 ``DATA.CROP_SIZE`` (which
-    sizes 1.0's head) set to ``DATA.TRAIN_CROP_SIZE`` (what GitHub main reads).
+    (``slow_c2d`` <-> ``c2d_nopool``); on 1.0 ``DATA.CROP_SIZE`` (which
+    sizes 1.0's head) set to ``DATA.TRAIN_CROP_SIZE`` (what GitHub main
+    reads); and ``BN.NORM_TYPE: sync_batchnorm`` as ``batchnorm``, with a
+    warning, where ``sync_batchnorm_unavailable`` says why it cannot be.
     """
     arch = installed_arch(cfg.MODEL.ARCH)
     legacy_crop = "CROP_SIZE" in cfg.DATA
-    if arch == cfg.MODEL.ARCH and (
-        not legacy_crop or cfg.DATA.CROP_SIZE == cfg.DATA.TRAIN_CROP_SIZE
+    no_sync = cfg.BN.NORM_TYPE == "sync_batchnorm" and sync_batchnorm_unavailable(cfg)
+    if (
+        arch == cfg.MODEL.ARCH
+        and (not legacy_crop or cfg.DATA.CROP_SIZE == cfg.DATA.TRAIN_CROP_SIZE)
+        and not no_sync
     ):
         return cfg
     cfg = cfg.clone()
@@ -149,6 +183,11 @@ def for_installed_pyslowfast(cfg):
     cfg.MODEL.ARCH = arch
     if legacy_crop:
         cfg.DATA.CROP_SIZE = cfg.DATA.TRAIN_CROP_SIZE
+    if no_sync:
+        logger.warning(
+            "BN.NORM_TYPE sync_batchnorm: building plain BatchNorm instead, as %s.", no_sync
+        )
+        cfg.BN.NORM_TYPE = "batchnorm"
     return cfg
 
 
@@ -158,7 +197,9 @@ def complete_config(cfg):
 
     * On 1.0, the GitHub-main keys the plugin reads: ``MODEL.MODEL_NAME``
       (informational there: 1.0 picks the class from ``MODEL.ARCH``),
-      ``MODEL.FROZEN_BN`` and ``TRAIN.MIXED_PRECISION``.
+      ``MODEL.FROZEN_BN``, ``TRAIN.MIXED_PRECISION``, and ``BN.NORM_TYPE``,
+      ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
+      whatever they say, see ``for_installed_pyslowfast``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder listed in
       ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub main's list lacks its own
@@ -179,6 +220,11 @@ def complete_config(cfg):
         # Train under autocast (fp16 with a GradScaler on CUDA, bf16 on the
         # CPU), as GitHub main's TRAIN.MIXED_PRECISION.
         cfg.TRAIN.MIXED_PRECISION = False
+    if "NORM_TYPE" not in cfg.BN:
+        # GitHub main's norm keys; 1.0 builds plain BatchNorm3d.
+        cfg.BN.NORM_TYPE = "batchnorm"
+        cfg.BN.NUM_SYNC_DEVICES = 1
+        cfg.BN.GLOBAL_SYNC = False
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [
         arch

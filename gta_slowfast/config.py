@@ -62,8 +62,33 @@ def add_gta_config(cfg):
     #                  same magnitude.
     cfg.GTA.TEMPORAL_ADAPT = "none"
 
+    # Where TA and TAPE take their queries and keys from:
+    #   "x_hat": SA's output X_hat = X + W_OP SA(X) (paper section 3.2 and
+    #            Figure 2(b): temporal attention after spatial attention);
+    #            X itself in a block without SA.
+    #   "x":     the block's input X, as SA does.
+    # Values are SA's output in both cases.
+    cfg.GTA.TA_INPUT = "x_hat"
+
+    # TSM's residual temporal shift (paper Table 6, "2D R50+TSM"): inside the
+    # residual branch of every block of the stages below, before its first
+    # conv, FRACTION of the channels move one frame back in time and as many
+    # one frame forward (zero-filled at the clip's ends). No parameters, no
+    # FLOPs; single-pathway ResNets only; the attention blocks go on top.
+    cfg.GTA.TEMPORAL_SHIFT = CfgNode()
+
+    # Shift the residual branches.
+    cfg.GTA.TEMPORAL_SHIFT.ENABLE = False
+
+    # Share of a block's input channels moved in each direction (TSM: 1/8).
+    cfg.GTA.TEMPORAL_SHIFT.FRACTION = 0.125
+
+    # The stages whose blocks shift, by number: 2..5 for res2..res5 (TSM:
+    # all).
+    cfg.GTA.TEMPORAL_SHIFT.STAGES = [2, 3, 4, 5]
+
     # Data: the paper's pipelines (section 4.1, supplementary B). Datasets are
-    # named TRAIN.DATASET / TEST.DATASET: gta_ssv2 or gta_kinetics.
+    # named TRAIN.DATASET / TEST.DATASET: gta_ssv2, gta_ssv1 or gta_kinetics.
     cfg.GTA.DATA = CfgNode()
 
     # Which frames make a clip:
@@ -87,12 +112,35 @@ def add_gta_config(cfg):
     # crop.
     cfg.GTA.DATA.CROP_SCALES = [1.0, 0.875, 0.75, 0.66]
 
+    # Positions of the TSN multi-scale crop: True, TSN's and TSM's 13
+    # (``more_fix_crop``: corners, centre, edge middles and quarter points of
+    # a 4 x 4 grid of steps); False, the 5 corners and centre.
+    cfg.GTA.DATA.MORE_FIX_CROP = True
+
+    # Short-side scale jitter without GTA.DATA.RESIZE: draw the size's
+    # inverse uniformly in [1 / max, 1 / min] of DATA.TRAIN_JITTER_SCALES
+    # (PySlowFast's DATA.INV_UNIFORM_SAMPLE, its SSv2 recipe) rather than the
+    # size itself.
+    cfg.GTA.DATA.INV_UNIFORM_SAMPLE = False
+
+    # Feed the model BGR instead of RGB (PySlowFast's
+    # DATA.REVERSE_INPUT_CHANNEL): for weights trained on BGR input, such as
+    # PySlowFast's Caffe2 model-zoo checkpoints.
+    cfg.GTA.DATA.REVERSE_INPUT_CHANNEL = False
+
     # Horizontal flip in training, at random.
     cfg.GTA.DATA.RANDOM_FLIP = True
     # Classes whose name contains one of these words (whole words,
     # case-insensitive) are never flipped: flipping "from left to right"
     # would make it another class.
     cfg.GTA.DATA.NO_FLIP_WORDS = ["left", "right"]
+
+    # Flip the classes NO_FLIP_WORDS names too, and give a flipped video its
+    # mirror class: the class whose name has the words exchanged in pairs
+    # (NO_FLIP_WORDS[0] <-> [1], [2] <-> [3], ...), as MMAction2's
+    # flip_label_map. A class without a mirror is an error that names it.
+    # False: the paper's rule, never flip them.
+    cfg.GTA.DATA.FLIP_LABEL_SWAP = False
 
     # Something-Something-v2 layout under DATA.PATH_TO_DATA_DIR:
     #   "video":  the official something-something-v2-{labels,train,

@@ -14,7 +14,6 @@ import torch  # noqa: E402
 from gta_slowfast import compat  # noqa: E402
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
 from gta_slowfast.models import DecoupledAttentionBlock  # noqa: E402
-from gta_slowfast.models.attention import sinusoidal_position_encoding  # noqa: E402
 
 
 def read_test_clip(cfg, path):
@@ -155,12 +154,12 @@ def query_attention(block, block_input, query):
         scores = (k @ q) * block.dim_key ** -0.5
         maps["spatial"] = torch.softmax(scores.flatten(), 0).reshape(scores.shape)
     if block.spec.temporal_attention:
-        q = block.query_temporal(pixels[:, y * width + x])  # (T, Dk)
-        k = block.key_temporal(pixels[:, y * width + x])
-        if block.spec.positional_encoding:
-            encoding = sinusoidal_position_encoding(q.shape[0], block.dim_key, dtype=q.dtype)
-            q, k = q + encoding, k + encoding
-        scores = (k @ q[t]) * block.dim_key ** -0.5
+        # TA's queries and keys as the block forms them (from X_hat or X).
+        projections = block.input_projections(block_input)
+        _, attended = block.spatial_stage(block_input, projections)
+        q, k = block.temporal_queries_keys(projections, attended)  # (1, T, H*W, Dk)
+        pixel = y * width + x
+        scores = (k[0, :, pixel] @ q[0, t, pixel]) * block.dim_key ** -0.5
         maps["temporal"] = torch.softmax(scores, 0)
     return maps
 

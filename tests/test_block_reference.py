@@ -116,8 +116,13 @@ def _mixing_matrices(module, t):
     return out
 
 
-def reference_residual(block, spec, x, pool=None, groups=4):
-    """Y - X, computed directly from the equations (float64, eval-mode BN)."""
+def reference_residual(block, spec, x, pool=None, groups=4, temporal_input="x_hat"):
+    """Y - X, computed directly from the equations (float64, eval-mode BN).
+
+    TA's queries and keys come from X_hat = X + W_OP A_s (SA's output through
+    the shared output projection, section 3.2) or, with ``temporal_input``
+    "x", from X.
+    """
     with torch.no_grad():
         n, c, t, h, w = x.shape
         dk = c // 4
@@ -141,8 +146,11 @@ def reference_residual(block, spec, x, pool=None, groups=4):
             terms.append(a_s)
             v_hat = value + a_s
         if spec.temporal_attention:
-            q = _conv(block.query_temporal, x)
-            k = _conv(block.key_temporal, x)
+            x_hat = x
+            if spec.spatial and temporal_input == "x_hat":
+                x_hat = x + _conv(block.proj_out, a_s)
+            q = _conv(block.query_temporal, x_hat)
+            k = _conv(block.key_temporal, x_hat)
             if spec.positional_encoding:
                 pe = _position_encoding(dk, t)[None, :, :, None, None]
                 q = q + pe
@@ -213,6 +221,7 @@ def randomize(block):
 
 
 def make_block(name, t, groups=4, pool=(1, 2, 2), **kwargs):
+    """A block of ``C`` channels and ``R`` regions for clips of T = ``t``."""
     return DecoupledAttentionBlock(
         C,
         t,
@@ -264,6 +273,21 @@ def test_block_matches_reference(name, t, h, w, groups, pool):
     assert got.shape == x.shape
     assert want.abs().max() > 1e-3
     assert rel_err(got, want) < 1e-6
+
+
+@pytest.mark.parametrize("name", ["DNL", "SA+TAPE", "SA+TA+PIXEL_GTA"])
+def test_temporal_attention_on_block_input_matches_reference(name):
+    """GTA.TA_INPUT "x": TA's queries and keys from X, against the reference;
+    the two placements give different outputs."""
+    block = randomize(make_block(name, 4, temporal_input="x").double())
+    x = torch.randn(N, C, 4, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        got = block(x) - x
+    spec = BlockSpec.parse(name)
+    want = reference_residual(block, spec, x, pool=(2, 2), temporal_input="x")
+    assert rel_err(got, want) < 1e-6
+    other = reference_residual(block, spec, x, pool=(2, 2), temporal_input="x_hat")
+    assert rel_err(got, other) > 1e-3
 
 
 def test_reference_detects_each_term():

@@ -1,4 +1,5 @@
-"""tools/count_flops.py against the paper's Table 1 (2D backbone, SSv2)."""
+"""tools/count_flops.py against the paper's Table 1 (2D backbone, SSv2) and
+Table 5 (C2D-R50 on Kinetics-400), and TSM's rows against C2D's."""
 
 import json
 import subprocess
@@ -8,21 +9,43 @@ import pytest
 
 from conftest import REPO
 
-CONFIGS = ["C2D_8x1_R50", "C2D_NLN_8x1_R50", "C2D_GTA_8x1_R50"]
+CONFIGS = ["C2D_8x1_R50", "C2D_NLN_8x1_R50", "C2D_DNL_8x1_R50", "C2D_GTA_8x1_R50"]
 
 
-@pytest.fixture(scope="module")
-def table():
-    paths = [str(REPO / "configs" / "SSv2" / (name + ".yaml")) for name in CONFIGS]
+def count_flops(configs):
+    """{config: row} from tools/count_flops.py --json on configs/<config>.yaml."""
+    paths = [str(REPO / "configs" / (name + ".yaml")) for name in configs]
     result = subprocess.run(
         [sys.executable, str(REPO / "tools" / "count_flops.py"), "--json", "--cfg"] + paths,
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     rows = json.loads(result.stdout)
-    assert [row["config"] for row in rows] == [
-        "configs/SSv2/{}.yaml".format(name) for name in CONFIGS
-    ]
-    return {name: row for name, row in zip(CONFIGS, rows)}
+    assert [row["config"] for row in rows] == ["configs/{}.yaml".format(n) for n in configs]
+    return dict(zip(configs, rows))
+
+
+@pytest.fixture(scope="module")
+def table():
+    rows = count_flops(["SSv2/" + name for name in CONFIGS])
+    return {name.split("/")[1]: row for name, row in rows.items()}
+
+
+@pytest.fixture(scope="module")
+def table5():
+    """The command of issue 10: Kinetics C2D + NL and + GTA, SSv2 TSM and C2D."""
+    return count_flops(["Kinetics/C2D_NLN_8x8_R50", "Kinetics/C2D_GTA_8x8_R50",
+                        "SSv2/TSM_8x1_R50", "SSv2/C2D_8x1_R50"])
+
+
+def test_kinetics_c2d_matches_table5_within_five_percent(table5):
+    # Table 5: C2D-R50 + NL 77 and + GTA 62 GFLOPs per view (256 x 256).
+    assert table5["Kinetics/C2D_NLN_8x8_R50"]["gflops"] == pytest.approx(77, rel=0.05)
+    assert table5["Kinetics/C2D_GTA_8x8_R50"]["gflops"] == pytest.approx(62, rel=0.05)
+
+
+def test_tsm_rows_equal_c2d_rows(table5):
+    tsm, c2d = table5["SSv2/TSM_8x1_R50"], table5["SSv2/C2D_8x1_R50"]
+    assert (tsm["gflops"], tsm["params_m"]) == (c2d["gflops"], c2d["params_m"])
 
 
 def test_baseline_matches_paper_within_one_percent(table):
@@ -35,6 +58,12 @@ def test_gta_within_budget_and_cheaper_than_nl(table):
     assert gta["gflops"] <= 52.7
     assert gta["params_m"] <= 32.8
     assert gta["gflops"] < nl["gflops"]
+
+
+def test_dnl_within_five_percent_of_table1(table):
+    # 49.9 in Table 1; TA's queries and keys from X_hat add a D-wide GEMM.
+    assert table["C2D_DNL_8x1_R50"]["gflops"] == pytest.approx(49.9, rel=0.05)
+    assert table["C2D_DNL_8x1_R50"]["params_m"] == table["C2D_NLN_8x1_R50"]["params_m"]
 
 
 def test_nl_counts_pyslowfast_nonlocal(table):

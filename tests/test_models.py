@@ -95,8 +95,10 @@ def test_slowfast_gta_blocks_sit_in_the_slow_pathway(config):
 
 
 def test_temporal_size_follows_arch_pool_and_pathway():
-    kinetics = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml")  # c2d: T pooled by 2 after res2
-    assert [stage_num_frames(kinetics, s, 0) for s in range(4)] == [8, 4, 4, 4]
+    kinetics = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml")  # slow_c2d: no temporal pool
+    assert [stage_num_frames(kinetics, s, 0) for s in range(4)] == [8, 8, 8, 8]
+    pooled = small_cfg("Kinetics/C2D_GTA_8x8_R50.yaml", "MODEL.ARCH", "c2d")  # T / 2 after res2
+    assert [stage_num_frames(pooled, s, 0) for s in range(4)] == [8, 4, 4, 4]
     ssv2 = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml")  # slow_c2d: no temporal pool
     assert [stage_num_frames(ssv2, s, 0) for s in range(4)] == [8, 8, 8, 8]
     slowfast = small_cfg("SSv2/SLOWFAST_GTA_16x8_R50.yaml")
@@ -144,15 +146,23 @@ def test_gta_model_is_the_backbone_at_init():
 
 
 @pytest.mark.parametrize(
-    "block, order_blind",
-    [("NL", True), ("DNL", True), ("SA+TA", True), ("SA+TAPE", False),
-     ("GTA", False), ("PIXEL_GTA", False)],
+    "config, block, order_blind",
+    [("SSv2/C2D_8x1_R50.yaml", "NL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "NL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "DNL", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "SA+TA", True),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "SA+TAPE", False),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "GTA", False),
+     ("SSv2/C2D_NLN_8x1_R50.yaml", "PIXEL_GTA", False),
+     ("SSv2/TSM_8x1_R50.yaml", "NL", False),
+     ("SSv2/TSM_NLN_8x1_R50.yaml", "DNL", False),
+     ("SSv2/TSM_GTA_8x1_R50.yaml", "GTA", False)],
 )
-def test_c2d_sees_time_reversal_only_with_positions_or_gta(block, order_blind):
-    cfg = small_cfg("SSv2/C2D_NLN_8x1_R50.yaml", "GTA.BLOCK", block)
-    model = gta_slowfast.build_model(cfg)
-    for inserted in attention_blocks(model) + nonlocal_blocks(model):
-        randomize_norms(inserted)
+def test_c2d_sees_time_reversal_only_with_positions_gta_or_shift(config, block, order_blind):
+    cfg = small_cfg(config, "GTA.BLOCK", block)
+    # Every norm random: inserted blocks and the residual branches (zero at
+    # init with ZERO_INIT_FINAL_BN, which would hide the shift) are live.
+    model = randomize_norms(gta_slowfast.build_model(cfg))
     model.head.act = torch.nn.Identity()  # compare logits, not saturated softmax
     model = model.double().eval()
     clip = torch.randn(2, 3, 8, 64, 64, dtype=torch.float64)
@@ -233,3 +243,26 @@ def test_inserted_blocks_use_the_norm_of_pyslowfast_blocks(norm_type):
         assert type(block.bn) is stock_norm
         assert torch.count_nonzero(block.bn.weight) == 0  # identity start
     assert model.train()(clip_inputs(cfg, batch_size=2)).shape == (2, 5)
+
+
+def test_sync_batchnorm_is_plain_batchnorm_where_it_cannot_run(caplog):
+    cfg = small_cfg("SSv2/SLOWFAST_GTA_16x8_R50.yaml", "DATA.NUM_FRAMES", 16, width=16)
+    assert cfg.BN.NORM_TYPE == "sync_batchnorm"
+    with caplog.at_level("WARNING", logger="gta_slowfast.compat"):
+        model = gta_slowfast.build_model(cfg)
+    norm_base = torch.nn.modules.batchnorm._NormBase
+    norms = {type(m) for m in model.modules() if isinstance(m, norm_base)}
+    assert norms == {torch.nn.BatchNorm3d}
+    reason = "NUM_GPUS is 0" if compat.GENERATION == "main" else "has no synchronised BatchNorm"
+    assert "building plain BatchNorm instead" in caplog.text and reason in caplog.text
+
+
+@pytest.mark.skipif(compat.GENERATION != "main", reason="pyslowfast 1.0 has no sync BN")
+def test_sync_batchnorm_needs_process_groups_of_num_sync_devices():
+    cfg = small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "NUM_GPUS", 1)
+    cfg.BN.NUM_SYNC_DEVICES = 1
+    assert compat.sync_batchnorm_unavailable(cfg) is None
+    cfg.BN.NUM_SYNC_DEVICES = 4
+    assert "groups of BN.NUM_SYNC_DEVICES = 4" in compat.sync_batchnorm_unavailable(cfg)
+    cfg.BN.GLOBAL_SYNC = True
+    assert compat.sync_batchnorm_unavailable(cfg) is None

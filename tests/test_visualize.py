@@ -54,3 +54,19 @@ def test_query_attention_is_a_distribution(tmp_path, video, block, keys):
         for weights in maps.values():
             assert torch.all(weights >= 0)
             assert weights.sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_temporal_map_follows_the_blocks_query_input(tmp_path, video):
+    """DNL's temporal map uses TA's queries and keys as the block forms them:
+    from SA's output by default, from the input with GTA.TA_INPUT x."""
+    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", "DNL"]
+    cfg = gta_slowfast.load_config(CONFIG, opts)
+    cfg.NUM_GPUS = 0
+    torch.manual_seed(0)
+    model = gta_slowfast.build_model(cfg).eval()
+    inputs, _ = read_test_clip(cfg, str(video))
+    module, block_input = next(iter(block_inputs(model, inputs).values()))
+    from_x_hat = query_attention(module, block_input, (2, 1, 1))["temporal"]
+    module.temporal_input = "x"
+    from_x = query_attention(module, block_input, (2, 1, 1))["temporal"]
+    assert (from_x_hat - from_x).abs().max() > 1e-4

@@ -271,3 +271,22 @@ def pixels(clip, cfg):
     mean = torch.tensor(cfg.DATA.MEAN)
     std = torch.tensor(cfg.DATA.STD)
     return ((clip.permute(1, 2, 3, 0) * std + mean) * 255).numpy()
+
+
+def write_ssv1_annotations(data_dir, classes, splits):
+    """Writes the official Something-Something-v1 csv files.
+
+    Args:
+        data_dir (str): where to write them.
+        classes (list of str): class names, class k on line k + 1.
+        splits (dict): "train" / "validation" -> list of (video id, class
+            name), written as ``id;class name`` lines.
+    """
+    os.makedirs(data_dir, exist_ok=True)
+    with open(os.path.join(data_dir, "something-something-v1-labels.csv"), "w") as stream:
+        stream.write("".join(name + "\n" for name in classes))
+    for split, videos in splits.items():
+        with open(
+            os.path.join(data_dir, "something-something-v1-{}.csv".format(split)), "w"
+        ) as stream:
+            stream.write("".join("{};{}\n".format(i, name) for i, name in videos))

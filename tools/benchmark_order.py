@@ -3,12 +3,15 @@
 played backwards?
 
     python tools/benchmark_order.py [--epochs 60] [--out output/benchmark_order]
-        [--data output/synthetic_ssv2] [--models baseline NL DNL TAPE GTA]
+        [--data output/synthetic_ssv2]
+        [--models baseline NL DNL TAPE GTA TSM TSM+GTA DNL_X TAPE_X]
 
 Trains C2D (the demo's 1/8-width C2D-R50) with no block, NL, DNL, SA+TAPE
-and GTA at the NL positions, with the same data, seed, schedule and width,
-on the synthetic time-reversal set (generated if --data is missing), then
-tests each. Writes OUT/results.md (test top-1 overall and within the
+and GTA at the NL positions, TSM's shifted backbone alone and with GTA, and
+(DNL_X, TAPE_X) DNL and SA+TAPE with TA's queries and keys taken from the
+block's input X rather than SA's output (GTA.TA_INPUT: x), each with the
+same data, seed, schedule and width, on the synthetic time-reversal set
+(generated if --data is missing), then tests each. Writes OUT/results.md (test top-1 overall and within the
 time-reversed pairs) and OUT/curves.png (training loss and validation top-1
 per epoch). A model that cannot see temporal order is at 50% within pairs.
 """
@@ -36,6 +39,10 @@ MODELS = {
     "DNL": ["GTA.BLOCK", "DNL"],
     "TAPE": ["GTA.BLOCK", "SA+TAPE"],
     "GTA": ["GTA.BLOCK", "GTA"],
+    "TSM": ["NONLOCAL.LOCATION", "[[[]], [[]], [[]], [[]]]", "GTA.TEMPORAL_SHIFT.ENABLE", True],
+    "TSM+GTA": ["GTA.BLOCK", "GTA", "GTA.TEMPORAL_SHIFT.ENABLE", True],
+    "DNL_X": ["GTA.BLOCK", "DNL", "GTA.TA_INPUT", "x"],
+    "TAPE_X": ["GTA.BLOCK", "SA+TAPE", "GTA.TA_INPUT", "x"],
 }
 
 

@@ -62,6 +62,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video_paths (list of str): each video's file or frame folder.
         video_labels (list of int): each video's class.
         class_names (list of str or None): name of each class.
+        mirror_of (dict): class -> its mirror class, for the classes a
+            training flip relabels (GTA.DATA.FLIP_LABEL_SWAP); else empty.
     """
 
     def __init__(
@@ -111,6 +113,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.num_crops = cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
         self.multi_pathway = is_multi_pathway(cfg)
         self.epoch = 0
+        self.mirror_of = {}
+        if mode == "train" and cfg.GTA.DATA.FLIP_LABEL_SWAP and class_names:
+            self.mirror_of = transforms.mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
         self._logged_unreadable = set()
         self._last_views = None
         self._last_test_item = None
@@ -226,7 +231,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video_index = index
         for failures in range(max_retries + 1):
             try:
-                inputs = self._clip(video_index, rng)
+                inputs, label = self._clip(video_index, rng)
             except VideoReadError as error:
                 logger.warning(
                     "Cannot read %s: %s. Replacing it with a random video "
@@ -245,7 +250,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 "temporal_view": 0,
                 "spatial_crop": 0,
             }
-            return inputs, self.video_labels[video_index], index, 0.0, meta
+            return inputs, label, index, 0.0, meta
         raise RuntimeError(
             "{} videos in a row could not be read (GTA.DATA.MAX_RETRIES = {}); the "
             "last was {}: {}".format(
@@ -254,31 +259,39 @@ class VideoClipDataset(torch.utils.data.Dataset):
         )
 
     def _clip(self, video_index, rng):
-        """Model inputs of the train or val clip of a video.
+        """Model inputs and label of the train or val clip of a video; in
+        training, cropped and perhaps flipped (which may relabel the clip,
+        see ``_training_flip``).
 
         Returns:
-            list of torch.Tensor: one float (3, T, H, W) per pathway.
+            tuple: (list of torch.Tensor, one float (3, T, H, W) per
+                pathway; int label).
         Raises:
             VideoReadError: the video cannot be read.
         """
         with self.open_video(video_index) as video:
             frames = video.read(self._frame_indices(video.num_frames, 0, rng))
+        label = self.video_labels[video_index]
         if self.mode == "train":
-            class_name = (
-                self.class_names[self.video_labels[video_index]] if self.class_names else None
-            )
-            frames = self._train_transform(frames, class_name, rng)
+            frames = self._train_transform(frames, rng)
+            label, flip = self._training_flip(label, rng)
+            if flip:
+                frames = transforms.horizontal_flip(frames)
         else:
             frames = transforms.spatial_crop(
                 self._test_resize(frames), self.cfg.DATA.TEST_CROP_SIZE, 0, 1
             )
-        return self._inputs(frames)
+        return self._inputs(frames), label
 
     def _inputs(self, frames):
         """uint8 (T, H, W, 3) -> model inputs, one float (3, T, H, W) per
-        pathway, normalised with DATA.MEAN and DATA.STD."""
-        clip = transforms.to_normalized_tensor(frames, self.cfg.DATA.MEAN, self.cfg.DATA.STD)
-        return self._pathways(clip)
+        pathway, normalised with DATA.MEAN and DATA.STD (RGB); in BGR order
+        with GTA.DATA.REVERSE_INPUT_CHANNEL (the channels reversed as a view
+        of the uint8 frames, the mean and std with them)."""
+        mean, std = self.cfg.DATA.MEAN, self.cfg.DATA.STD
+        if self.cfg.GTA.DATA.REVERSE_INPUT_CHANNEL:
+            frames, mean, std = frames[..., ::-1], mean[::-1], std[::-1]
+        return self._pathways(transforms.to_normalized_tensor(frames, mean, std))
 
     def _frame_indices(self, num_video_frames, temporal_view, rng):
         """int64 (DATA.NUM_FRAMES,) indices of the frames of a view."""
@@ -302,35 +315,49 @@ class VideoClipDataset(torch.utils.data.Dataset):
             rng,
         )
 
-    def _train_transform(self, frames, class_name, rng):
+    def _train_transform(self, frames, rng):
         """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TRAIN_CROP_SIZE.
 
         With a fixed resize: the resize, then TSN's multi-scale crop
-        (GTA.DATA.CROP_SCALES) resized to S, or a random S crop. Without:
-        short-side scale jitter in DATA.TRAIN_JITTER_SCALES and a random S
-        crop. Then a flip with probability 1/2 where GTA.DATA.RANDOM_FLIP
-        and the class allow it.
+        (GTA.DATA.CROP_SCALES, GTA.DATA.MORE_FIX_CROP) resized to S, or a
+        random S crop. Without: short-side scale jitter in
+        DATA.TRAIN_JITTER_SCALES (GTA.DATA.INV_UNIFORM_SAMPLE) and a random S
+        crop. The flip is decided after, in ``_training_flip``.
         """
         data = self.cfg.GTA.DATA
         size = self.cfg.DATA.TRAIN_CROP_SIZE
         if self.resize_to:
             frames = transforms.resize(frames, *self.resize_to)
             if data.CROP_SCALES:
-                frames = transforms.multi_scale_crop(frames, data.CROP_SCALES, size, rng)
-            else:
-                frames = transforms.random_crop(frames, size, rng)
-        else:
-            frames = transforms.random_short_side_scale(
-                frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng
-            )
-            frames = transforms.random_crop(frames, size, rng)
-        if (
-            data.RANDOM_FLIP
-            and transforms.should_flip(class_name, data.NO_FLIP_WORDS)
-            and rng.random() < 0.5
+                return transforms.multi_scale_crop(
+                    frames, data.CROP_SCALES, size, rng, data.MORE_FIX_CROP
+                )
+            return transforms.random_crop(frames, size, rng)
+        frames = transforms.random_short_side_scale(
+            frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng, data.INV_UNIFORM_SAMPLE
+        )
+        return transforms.random_crop(frames, size, rng)
+
+    def _training_flip(self, label, rng):
+        """Whether a training clip of class ``label`` is mirrored, and its
+        label then: with probability 1/2 where GTA.DATA.RANDOM_FLIP allows,
+        except for classes GTA.DATA.NO_FLIP_WORDS names (never flipped) or,
+        with GTA.DATA.FLIP_LABEL_SWAP, flipped and given their mirror class.
+
+        Returns:
+            tuple: (label (int), flip (bool)).
+        """
+        data = self.cfg.GTA.DATA
+        if not data.RANDOM_FLIP:
+            return label, False
+        class_name = self.class_names[label] if self.class_names else None
+        if label not in self.mirror_of and not transforms.should_flip(
+            class_name, data.NO_FLIP_WORDS
         ):
-            frames = transforms.horizontal_flip(frames)
-        return frames
+            return label, False
+        if rng.random() >= 0.5:
+            return label, False
+        return self.mirror_of.get(label, label), True
 
     def _test_resize(self, frames):
         """uint8 (T, H, W, 3) -> uint8 (T, H', W', 3), what val and test

@@ -47,16 +47,22 @@ def resize_short_side(frames, size):
     return resize(frames, int(height * size / width), size)
 
 
-def random_short_side_scale(frames, min_size, max_size, rng):
+def random_short_side_scale(frames, min_size, max_size, rng, inverse_uniform=False):
     """Scale jitter: the shorter side resized to a size drawn uniformly in
-    [min_size, max_size] (PySlowFast's training augmentation).
+    [min_size, max_size], or with ``inverse_uniform`` the size whose inverse
+    is drawn uniformly in [1 / max_size, 1 / min_size] (PySlowFast's training
+    augmentation, ``DATA.INV_UNIFORM_SAMPLE``).
 
     Args:
         frames (np.ndarray): uint8 (T, H, W, 3).
     Returns:
         np.ndarray: uint8 (T, H', W', 3).
     """
-    return resize_short_side(frames, int(round(rng.uniform(min_size, max_size))))
+    if inverse_uniform:
+        size = 1.0 / rng.uniform(1.0 / max_size, 1.0 / min_size)
+    else:
+        size = rng.uniform(min_size, max_size)
+    return resize_short_side(frames, int(round(size)))
 
 
 def crop(frames, top, left, height, width):
@@ -126,23 +132,50 @@ def spatial_crop(frames, size, crop_index, num_crops):
     return uniform_crop(frames, size, position)
 
 
-def multi_scale_crop(frames, scales, size, rng):
+def fixed_crop_offsets(height, width, crop_height, crop_width, more_fix_crop=True):
+    """The crop positions of TSN's multi-scale crop (``fill_fix_offset``).
+
+    With steps h = (height - crop_height) // 4 and w = (width - crop_width)
+    // 4, the (top, left) corners are the four corners and the centre of a
+    4 x 4 grid of steps, and with ``more_fix_crop`` also the middles of its
+    four edges and its four quarter points: 13 in all.
+
+    Args:
+        height (int), width (int): frame size.
+        crop_height (int), crop_width (int): crop size, at most the frame's.
+        more_fix_crop (bool): 13 positions, else 5.
+    Returns:
+        list of (int, int): (top, left) of each position.
+    """
+    h_step = (height - crop_height) // 4
+    w_step = (width - crop_width) // 4
+    grid = [(0, 0), (0, 4), (4, 0), (4, 4), (2, 2)]
+    if more_fix_crop:
+        grid += [(2, 0), (2, 4), (4, 2), (0, 2), (1, 1), (1, 3), (3, 1), (3, 3)]
+    return [(row * h_step, column * w_step) for row, column in grid]
+
+
+def multi_scale_crop(frames, scales, size, rng, more_fix_crop=True):
     """TSN's multi-scale crop (``GroupMultiScaleCrop``), resized to ``size``.
 
     With base = the shorter side, the crop height and width are
-    ``scales[i] * base`` and ``scales[j] * base`` for a pair (i, j) drawn
-    uniformly among those with |i - j| <= 1; the crop sits at one of five
-    positions drawn uniformly: a corner or the centre.
+    ``int(scales[i] * base)`` and ``int(scales[j] * base)``, each replaced
+    by ``size`` when within 3 pixels of it, for a pair (i, j) drawn
+    uniformly among those with |i - j| <= 1; the crop sits at one of the
+    ``fixed_crop_offsets`` drawn uniformly (13 positions, or 5: the corners
+    and the centre).
 
     Args:
         frames (np.ndarray): uint8 (T, H, W, 3).
         scales (list of float): in (0, 1].
         size (int): side of the output.
+        more_fix_crop (bool): 13 positions, else 5.
     Returns:
         np.ndarray: uint8 (T, size, size, 3).
     """
     height, width = frames.shape[1:3]
     sides = [int(min(height, width) * scale) for scale in scales]
+    sides = [size if abs(side - size) < 3 else side for side in sides]
     pairs = [
         (crop_height, crop_width)
         for i, crop_height in enumerate(sides)
@@ -150,10 +183,8 @@ def multi_scale_crop(frames, scales, size, rng):
         if abs(i - j) <= 1
     ]
     crop_height, crop_width = pairs[rng.integers(len(pairs))]
-    bottom, right = height - crop_height, width - crop_width
-    top, left = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)][
-        rng.integers(5)
-    ]
+    offsets = fixed_crop_offsets(height, width, crop_height, crop_width, more_fix_crop)
+    top, left = offsets[rng.integers(len(offsets))]
     return resize(crop(frames, top, left, crop_height, crop_width), size, size)
 
 
@@ -185,6 +216,53 @@ def should_flip(class_name, no_flip_words):
         return True
     words = set(re.findall(r"\w+", class_name.lower()))
     return not any(word.lower() in words for word in no_flip_words)
+
+
+def mirror_classes(class_names, mirror_words):
+    """The mirror class of every class whose name holds a mirror word: the
+    class named with the words exchanged in pairs (MMAction2's
+    ``flip_label_map``, built from the names).
+
+    Args:
+        class_names (list of str): class k at position k.
+        mirror_words (list of str): pairs, e.g. ["left", "right"]: words 0
+            and 1 are exchanged, 2 and 3, ...; whole words, case-insensitive.
+    Returns:
+        dict: class index -> its mirror's index, for the classes whose name
+            holds one of the words.
+    Raises:
+        ValueError: an odd number of words, or classes without a mirror,
+            naming each with the mirror name looked for.
+    """
+    if len(mirror_words) % 2:
+        raise ValueError(
+            "GTA.DATA.FLIP_LABEL_SWAP reads GTA.DATA.NO_FLIP_WORDS {} as pairs of "
+            "mirror words; give an even number of words.".format(list(mirror_words))
+        )
+    exchange = {}
+    for first, second in zip(mirror_words[0::2], mirror_words[1::2]):
+        exchange[first.lower()] = second.lower()
+        exchange[second.lower()] = first.lower()
+    if not exchange:
+        return {}
+    pattern = re.compile(r"\b({})\b".format("|".join(map(re.escape, exchange))), re.IGNORECASE)
+    index_of = {name.lower(): index for index, name in enumerate(class_names)}
+    mirrors, missing = {}, []
+    for index, name in enumerate(class_names):
+        if not pattern.search(name):
+            continue
+        mirror = pattern.sub(lambda match: exchange[match.group(0).lower()], name.lower())
+        if mirror in index_of:
+            mirrors[index] = index_of[mirror]
+        else:
+            missing.append("class {} '{}' (no class '{}')".format(index, name, mirror))
+    if missing:
+        raise ValueError(
+            "GTA.DATA.FLIP_LABEL_SWAP: these classes name {} but have no mirror "
+            "class: {}. Set GTA.DATA.FLIP_LABEL_SWAP: False to leave them "
+            "unflipped.".format("/".join(mirror_words), "; ".join(missing))
+        )
+    return mirrors
 
 
 def to_normalized_tensor(frames, mean, std):

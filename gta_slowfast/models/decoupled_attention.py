@@ -3,24 +3,41 @@
 One module builds every row of the paper's Table 3 from a ``BlockSpec``.
 Like PySlowFast's ``Nonlocal``, it works in an inner width D = C/2 and ends
 in a projection back to C and a norm (BatchNorm, or the one BN.NORM_TYPE
-names) whose scale starts at zero, so an
-inserted block is the identity at step 0. With input X (N, C, T, H, W):
+names) whose scale starts at zero, so an inserted block is the identity at
+step 0. With input X (N, C, T, H, W), what it computes is:
 
     V      = W_V X                                   value stream, D channels
     A_s    = SA(W_Qs X, W_Ks pool(X), pool(V))       within each frame
-    V_hat  = V + A_s                                 X_hat = X + SA(X), Sec. 3.2
-    P      = A_s + TA(V_hat) + MH_P(V_hat)           the terms present
+    X_hat  = X + W_OP A_s                            SA's output, Sec. 3.2
+    V_hat  = V + A_s                                 values after SA
+    A_t    = TA(W_Qt X_hat, W_Kt X_hat, V_hat)       along T at each pixel
+    P      = A_s + A_t + MH_P(V_hat)                 the terms present
     R      = W_OR MH_R(W_R V_hat)                    on R regions per frame
     Y      = X + BN(W_OP P + W_R^T R)                Eq. 8
 
-Queries and keys have width C/4 each, so DNL (SA+TA) and GTA cost exactly
-the parameters of an NL block (2 C^2), as in the paper's Table 1. SA's output
-reaches Y through W_OP, the same projection as the pixel terms; Region GTA
-has its own projection W_OR, applied to the R regions before they are
-mapped back to pixels (it commutes with W_R^T and costs R/HW as much).
-W_R^T is the transposed assignment renormalised over regions, so every pixel
-receives a convex combination of the regions it belongs to. TA takes its
-queries and keys from X and its values from V_hat.
+(TAPE adds a sinusoidal encoding of t to TA's queries and keys;
+``temporal_input="x"`` takes them from X instead of X_hat, GTA.TA_INPUT.)
+Where this departs from the paper's equations:
+
+* Shared W_OP: SA's output reaches X_hat and Y through W_OP, the same
+  projection as the temporal pixel terms (the paper gives each attention its
+  own W_O, Eq. 4), so X_hat = X + W_OP A_s + b_OP, before the final norm.
+* C/4 queries and keys: W_Qs, W_Ks, W_Qt, W_Kt are C -> C/4 (the paper's
+  W_Q, W_K are C x C, Eq. 1), so DNL (SA+TA) and GTA cost exactly the
+  parameters of an NL block (2 C^2), as in the paper's Table 1.
+* Values after SA: TA and GTA read V_hat = V + A_s, the value stream with
+  SA's output added in value space, rather than W_V X_hat (which would be
+  V + W_V W_OP A_s).
+* Dynamic W_R: Region GTA's assignment is a softmax over HW of a 1x1
+  projection of V_hat, so regions follow each clip's content (the paper's
+  Figures 4 and 6) and any H, W works; the literal T x R x HW parameter is
+  ``region_assignment="static"``. W_R^T is the transposed assignment
+  renormalised over regions, so every pixel receives a convex combination
+  of its regions. W_OR, Region GTA's own projection, is applied to the R
+  regions before they go back to pixels (it commutes with W_R^T and costs
+  R/HW as much).
+* One residual: Y = X + BN(...) with the zero-initialised norm around every
+  term; X_hat's SA term enters Y through it too.
 
 Inside, features are (N, T, HW, D) tokens (see ``attention.py``). The 1x1
 projections are ``nn.Linear`` layers, run as batched GEMMs; those of X at
@@ -32,6 +49,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
 
+from gta_slowfast.config import check_choice
 from gta_slowfast.models.attention import (
     channels_to_tokens,
     max_pool_hw,
@@ -44,6 +62,8 @@ from gta_slowfast.models.global_temporal_attention import (
     GlobalTemporalMixing,
     RegionAssignment,
 )
+
+TEMPORAL_INPUTS = ("x_hat", "x")
 
 
 def _accumulate(total, term):
@@ -65,6 +85,7 @@ class DecoupledAttentionBlock(nn.Module):
         region_assignment="dynamic",
         spatial_size=None,
         temporal_adapt="none",
+        temporal_input="x_hat",
         norm_eps=1e-5,
         norm_momentum=0.1,
         norm_module=nn.BatchNorm3d,
@@ -83,6 +104,8 @@ class DecoupledAttentionBlock(nn.Module):
             spatial_size (tuple): (H, W) at this position, for "static".
             temporal_adapt (str): "none" or "interpolate", see
                 ``GlobalTemporalMixing``.
+            temporal_input (str): where TA takes its queries and keys from:
+                "x_hat", SA's output (section 3.2), or "x", the input.
             norm_eps (float), norm_momentum (float): of the final norm.
             norm_module (callable): the final norm's class, called as
                 ``norm_module(num_features=C, eps=..., momentum=...)``, as
@@ -90,7 +113,9 @@ class DecoupledAttentionBlock(nn.Module):
                 ``get_norm(cfg)`` for ``BN.NORM_TYPE``).
         """
         super().__init__()
+        check_choice("GTA.TA_INPUT", temporal_input, TEMPORAL_INPUTS)
         self.spec = spec
+        self.temporal_input = temporal_input
         self.dim = dim
         self.dim_inner = dim // 2
         self.dim_key = dim // 4
@@ -197,6 +222,42 @@ class DecoupledAttentionBlock(nn.Module):
         key = channels_to_tokens(x.flatten(2), self.key_spatial.weight)
         return key.view(x.shape[0], x.shape[2], x.shape[3], x.shape[4], self.dim_key)
 
+    def temporal_queries_keys(self, projections, attended):
+        """TA's queries W_Qt X_hat and keys W_Kt X_hat, plus the position
+        encoding for TAPE.
+
+        With ``temporal_input`` "x_hat" and SA present, X_hat = X + W_OP A_s
+        + b_OP, SA's output through the block's shared output projection
+        (Eq. 4, before the final norm); W_Qt X_hat is computed as W_Qt X
+        (from the fused input GEMM) plus (W_Qt W_OP) A_s + W_Qt b_OP, which
+        costs a D-wide rather than a C-wide product per position. Otherwise
+        X_hat = X.
+
+        Args:
+            projections (dict): from ``input_projections(x)``.
+            attended (Tensor): A_s, (N, T, H*W, D), or None without SA.
+        Returns:
+            tuple: queries and keys, each (N, T, H*W, C/4).
+        """
+        query = projections["query_temporal"]
+        key = projections["key_temporal"]
+        if attended is not None and self.temporal_input == "x_hat":
+            weight = torch.cat((self.query_temporal.weight, self.key_temporal.weight))
+            from_attended = F.linear(
+                attended, weight @ self.proj_out.weight, F.linear(self.proj_out.bias, weight)
+            )
+            query_part, key_part = from_attended.split(self.dim_key, dim=-1)
+            query = query + query_part
+            key = key + key_part
+        if self.spec.positional_encoding:
+            t = query.shape[1]
+            encoding = sinusoidal_position_encoding(
+                t, self.dim_key, dtype=query.dtype, device=query.device
+            )[:, None]
+            query = query + encoding
+            key = key + encoding
+        return query, key
+
     def forward(self, x):
         """
         Args:
@@ -206,16 +267,10 @@ class DecoupledAttentionBlock(nn.Module):
         """
         n, c, t, h, w = x.shape
         projections = self.input_projections(x)
-        value, pixels = self.spatial_stage(x, projections)
+        value, attended = self.spatial_stage(x, projections)
+        pixels = attended
         if self.spec.temporal_attention:
-            query = projections["query_temporal"]
-            key = projections["key_temporal"]
-            if self.spec.positional_encoding:
-                encoding = sinusoidal_position_encoding(
-                    t, self.dim_key, dtype=x.dtype, device=x.device
-                )[:, None]
-                query = query + encoding
-                key = key + encoding
+            query, key = self.temporal_queries_keys(projections, attended)
             pixels = _accumulate(pixels, temporal_attention(query, key, value))
         if self.spec.pixel_gta:
             pixels = _accumulate(pixels, self.pixel_mixing(value))

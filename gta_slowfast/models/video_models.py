@@ -22,6 +22,7 @@ import torch
 from gta_slowfast import compat
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
 from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
+from gta_slowfast.models.temporal_shift import add_temporal_shift
 
 STAGES = ("s2", "s3", "s4", "s5")
 _BLOCK_NAME = re.compile(r"^pathway\d+_nonlocal\d+$")
@@ -100,6 +101,7 @@ def replace_nonlocal_blocks(model, cfg):
                     region_assignment=cfg.GTA.REGION_ASSIGNMENT,
                     spatial_size=stage_spatial_size(cfg, stage, pathway),
                     temporal_adapt=cfg.GTA.TEMPORAL_ADAPT,
+                    temporal_input=cfg.GTA.TA_INPUT,
                     norm_eps=nonlocal_block.norm_eps,
                     norm_momentum=nonlocal_block.norm_momentum,
                     norm_module=norm_module,
@@ -171,12 +173,15 @@ class _KeepsBlockTypesOnLoad:
 
 class GTAResNet(_KeepsBlockTypesOnLoad, compat.ResNet):
     """PySlowFast's single-pathway ResNet (C2D, I3D, Slow) with GTA.BLOCK
-    at NONLOCAL.LOCATION. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
+    at NONLOCAL.LOCATION and, with GTA.TEMPORAL_SHIFT.ENABLE, TSM's residual
+    shift. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
 
     def __init__(self, cfg):
         cfg = compat.for_installed_pyslowfast(cfg)
         super().__init__(cfg)
         replace_nonlocal_blocks(self, cfg)
+        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
+            add_temporal_shift(self, cfg)
 
 
 class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
@@ -187,6 +192,8 @@ class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
         cfg = compat.for_installed_pyslowfast(cfg)
         super().__init__(cfg)
         replace_nonlocal_blocks(self, cfg)
+        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
+            add_temporal_shift(self, cfg)
 
 
 if compat.MODEL_REGISTRY is not None:
