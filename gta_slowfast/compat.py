@@ -201,9 +201,10 @@ def complete_config(cfg):
       ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
       whatever they say, see ``for_installed_pyslowfast``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
-    * Every single-pathway arch of the model builder listed in
-      ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub main's list lacks its own
-      ``slow_c2d``, which its datasets and model statistics then reject.
+    * Every single-pathway arch of the model builder, under both
+      generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
+      main's list lacks its own ``slow_c2d``, which its datasets and model
+      statistics then reject, and a YAML may name it ``c2d_nopool``.
 
     Returns:
         CfgNode: ``cfg``.
@@ -226,12 +227,11 @@ def complete_config(cfg):
         cfg.BN.NUM_SYNC_DEVICES = 1
         cfg.BN.GLOBAL_SYNC = False
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
-    single_pathway = [
-        arch
-        for arch, pathways in POOL1.items()
-        if len(pathways) == 1 and arch not in cfg.MODEL.SINGLE_PATHWAY_ARCH
+    single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
+    single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
+    cfg.MODEL.SINGLE_PATHWAY_ARCH = list(cfg.MODEL.SINGLE_PATHWAY_ARCH) + [
+        arch for arch in single_pathway if arch not in cfg.MODEL.SINGLE_PATHWAY_ARCH
     ]
-    cfg.MODEL.SINGLE_PATHWAY_ARCH = list(cfg.MODEL.SINGLE_PATHWAY_ARCH) + single_pathway
     return cfg
 
 

@@ -53,7 +53,8 @@ def launch_job(cfg, init_method, func):
         TrainingPreempted: the processes stopped on a preemption signal.
     """
     if started_by_torchrun():
-        _run(int(os.environ["LOCAL_RANK"]), None, "env://", func, torchrun_layout(cfg))
+        _join_torchrun_job(cfg)
+        func(torchrun_layout(cfg))
         return
     local_processes = max(cfg.NUM_GPUS, 1)
     if local_processes * cfg.NUM_SHARDS == 1:
@@ -83,26 +84,30 @@ def _join_forwarding_signals(context, signals):
             forwarded = True
 
 
+def _join_torchrun_job(cfg):
+    """Joins the process group torchrun's environment describes, once: the
+    group then serves every stage (train, test) of this process, as
+    re-joining through torchrun's rendezvous store can hang."""
+    if dist.is_initialized():
+        return
+    dist.init_process_group(backend="nccl" if cfg.NUM_GPUS else "gloo", init_method="env://")
+    if cfg.NUM_GPUS:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+
+
 def _run(local_rank, local_processes, init_method, func, cfg):
-    """One process of a distributed job; ``local_processes`` None: torchrun's
-    environment gives the ranks."""
-    backend = "nccl" if cfg.NUM_GPUS else "gloo"
-    if local_processes is None:
-        dist.init_process_group(backend=backend, init_method=init_method)
-    else:
-        dist.init_process_group(
-            backend=backend,
-            init_method=init_method,
-            world_size=local_processes * cfg.NUM_SHARDS,
-            rank=cfg.SHARD_ID * local_processes + local_rank,
-        )
+    """One process of a distributed job this machine started."""
+    dist.init_process_group(
+        backend="nccl" if cfg.NUM_GPUS else "gloo",
+        init_method=init_method,
+        world_size=local_processes * cfg.NUM_SHARDS,
+        rank=cfg.SHARD_ID * local_processes + local_rank,
+    )
     if cfg.NUM_GPUS:
         torch.cuda.set_device(local_rank)
     try:
         func(cfg)
     except TrainingPreempted:
-        if local_processes is None:
-            raise
         raise SystemExit(EXIT_PREEMPTED)
     finally:
         dist.destroy_process_group()
