@@ -18,7 +18,7 @@ run() {  # run LABEL PYTHON [PYTHONPATH]
     local label=$1 python=$2 path=${3:-} start rc
     echo "=== tests under $label"
     start=$SECONDS
-    env -u PYSLOWFAST_ROOT ${path:+PYTHONPATH="$path"} "$python" -m pytest tests
+    env -u PYSLOWFAST_ROOT ${path:+PYTHONPATH="$path"} "$python" -m pytest tests --durations=10
     rc=$?
     if [ $rc -eq 5 ]; then
         echo "pytest collected no test under $label"

@@ -20,7 +20,7 @@ from conftest import REPO
 from pipeline import json_stats, make_tiny_dataset, plugin_loop_env, run_net, run_net_command
 
 # 16 training videos in batches of 2: 8 iterations an epoch.
-OPTS = ("SOLVER.MAX_EPOCH", 3, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD", 1,
+OPTS = ("SOLVER.MAX_EPOCH", 2, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD", 1,
         "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
 
 
@@ -39,7 +39,7 @@ def uninterrupted(data_dir, tmp_path_factory):
 
 
 def final_state(output_dir):
-    path = os.path.join(output_dir, "checkpoints", "checkpoint_epoch_00003.pyth")
+    path = os.path.join(output_dir, "checkpoints", "checkpoint_epoch_00002.pyth")
     return torch.load(path, map_location="cpu", weights_only=False)["model_state"]
 
 
@@ -59,7 +59,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
                                    stderr=subprocess.STDOUT, cwd=REPO, env=plugin_loop_env())
     try:
         deadline = time.monotonic() + 300
-        while not any(row["epoch"] == "2/3" and row["iter"] in ("2/8", "3/8")
+        while not any(row["epoch"] == "2/2" and row["iter"] in ("2/8", "3/8")
                       for row in json_stats(out, "train_iter")):
             assert process.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "no iteration of epoch 2 in time"
@@ -81,37 +81,35 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
     result = run_net(data_dir, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
     assert "Resuming from {} at epoch 2, iteration {}".format(mid_epoch, done + 1) in result.output
-    resumed = [row["iter"] for row in json_stats(out, "train_iter") if row["epoch"] == "2/3"]
+    resumed = [row["iter"] for row in json_stats(out, "train_iter") if row["epoch"] == "2/2"]
     assert resumed[done:] == ["{}/8".format(i) for i in range(done + 1, 9)]
     assert sorted(os.listdir(out / "checkpoints")) == [
-        "checkpoint_epoch_{:05d}.pyth".format(epoch) for epoch in (1, 2, 3)]
+        "checkpoint_epoch_{:05d}.pyth".format(epoch) for epoch in (1, 2)]
     assert_same_parameters(out, uninterrupted)
 
 
-def test_damaged_newest_checkpoints_are_skipped_kept_and_resumed_before(
+def test_damaged_newest_checkpoint_is_skipped_kept_and_resumed_before(
         data_dir, uninterrupted, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(uninterrupted, out)
     folder = out / "checkpoints"
-    third, second = folder / "checkpoint_epoch_00003.pyth", folder / "checkpoint_epoch_00002.pyth"
-    damaged = {third: third.read_bytes()[: third.stat().st_size // 2], second: b""}
-    for path, data in damaged.items():
-        path.write_bytes(data)
+    newest = folder / "checkpoint_epoch_00002.pyth"
+    damaged = newest.read_bytes()[: newest.stat().st_size // 2]  # a failing disk's copy
+    newest.write_bytes(damaged)
 
     result = run_net(data_dir, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
+    kept = folder / checkpoint.DAMAGED_DIR / newest.name
     warnings = [line for line in result.output.splitlines() if "[WARNING]" in line]
-    for path, data in damaged.items():
-        kept = folder / checkpoint.DAMAGED_DIR / path.name
-        assert any("Skipping checkpoint {}".format(path) in line and str(kept) in line
-                   for line in warnings), "\n".join(warnings)
-        assert kept.read_bytes() == data
+    assert any("Skipping checkpoint {}".format(newest) in line and str(kept) in line
+               for line in warnings), "\n".join(warnings)
+    assert kept.read_bytes() == damaged
     assert "Resuming from {} at epoch 2, iteration 1".format(
         folder / "checkpoint_epoch_00001.pyth") in result.output
     assert_same_parameters(out, uninterrupted)
 
 
-def test_a_file_that_is_not_a_checkpoint_is_moved_beside_earlier_damaged_ones(tmp_path):
+def test_empty_and_non_checkpoint_files_are_moved_beside_earlier_damaged_ones(tmp_path):
     from conftest import small_cfg
     import gta_slowfast
 
@@ -119,7 +117,9 @@ def test_a_file_that_is_not_a_checkpoint_is_moved_beside_earlier_damaged_ones(tm
     model = gta_slowfast.build_model(cfg)
     good = checkpoint.save_checkpoint(str(tmp_path), model, torch.optim.SGD(model.parameters(), lr=1),
                                       0, cfg)
-    bad = tmp_path / "checkpoints" / "checkpoint_epoch_00002.pyth"
+    empty = tmp_path / "checkpoints" / "checkpoint_epoch_00002.pyth"
+    empty.write_bytes(b"")
+    bad = tmp_path / "checkpoints" / "checkpoint_epoch_00003.pyth"
     bad.write_text("not a checkpoint\n")
     aside = tmp_path / "checkpoints" / checkpoint.DAMAGED_DIR
     aside.mkdir()
@@ -128,7 +128,8 @@ def test_a_file_that_is_not_a_checkpoint_is_moved_beside_earlier_damaged_ones(tm
     assert path == good and state["epoch"] == 0
     assert (aside / bad.name).read_bytes() == b"an earlier damaged file"
     assert (aside / (bad.name + ".1")).read_text() == "not a checkpoint\n"
-    assert not bad.exists()
+    assert (aside / empty.name).read_bytes() == b""
+    assert not bad.exists() and not empty.exists()
 
 
 def test_full_disk_keeps_every_earlier_checkpoint(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ def run_job(cfg, init_method):
         cfg (CfgNode): the job's config, NUM_SHARDS and SHARD_ID set.
         init_method (str): rendezvous address, tcp://HOST:PORT.
     """
+    check_checkpoint_files(cfg)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     setup_logging(cfg.OUTPUT_DIR)
     tools = compat.find_pyslowfast_tools()
@@ -39,6 +40,26 @@ def run_job(cfg, init_method):
         launch_job(cfg, init_method, train)
     if cfg.TEST.ENABLE:
         launch_job(cfg, init_method, test)
+
+
+def check_checkpoint_files(cfg):
+    """Fails before any work where a checkpoint the job will load is not a
+    file: TEST.CHECKPOINT_FILE_PATH when testing, TRAIN.CHECKPOINT_FILE_PATH
+    when training does not resume from OUTPUT_DIR's own checkpoints.
+
+    Raises:
+        FileNotFoundError: naming the key, the path and the way out.
+    """
+    resumes = cfg.TRAIN.AUTO_RESUME and last_checkpoint(cfg.OUTPUT_DIR)
+    for name in ("TRAIN", "TEST"):
+        path = cfg[name].CHECKPOINT_FILE_PATH
+        used = cfg[name].ENABLE and not (name == "TRAIN" and resumes)
+        if path and used and not os.path.isfile(path):
+            raise FileNotFoundError(
+                "{}.CHECKPOINT_FILE_PATH names no file: {} (working directory {}). Give the "
+                "checkpoint's path, or --opts {}.CHECKPOINT_FILE_PATH '' to start from the "
+                "model's initialisation.".format(name, path, os.getcwd(), name)
+            )
 
 
 def weights_for_pyslowfast_tools(cfg):
