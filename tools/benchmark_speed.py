@@ -3,7 +3,7 @@
 against NL measured in the same run.
 
     python tools/benchmark_speed.py [--device cpu|cuda] [--autocast bf16 [fp16]]
-        [--select model] [--repeats 5] [--rounds 3] [--json] [--quick]
+        [--select model] [--repeats 5] [--rounds 3] [--keep-denormals] [--json] [--quick]
 
 Cases: one block at the res3 shape (C=512, T=8, 28x28) and the res4 shape
 (C=1024, T=8, 14x14), batch 1; and one training step (forward, backward,
@@ -20,8 +20,12 @@ hold. On the CPU: the growth of the process's peak resident set (VmHWM,
 reset after the warm-up) over its resident set after the warm-up, in a
 process of its own in which glibc hands every freed tensor back to the
 system (a fixed ``MALLOC_MMAP_THRESHOLD_``), so that the figure is what
-the step allocates, not how the heap fragments. --quick shrinks every
-shape (for tests).
+the step allocates, not how the heap fragments. On the CPU, denormal
+floats are flushed to zero (``torch.set_flush_denormal``) unless
+--keep-denormals: x86 cores multiply them many times slower, and the
+gradients of a softmax with far-apart scores (TA on X_hat at init) are
+full of them, so a block's time would depend on how its random weights
+happen to scale. --quick shrinks every shape (for tests).
 """
 
 import argparse
@@ -141,11 +145,13 @@ def measure_time(step, device, repeats):
     return statistics.median(times)
 
 
-def measure(name, quick, device_name, repeats, metric):
+def measure(name, quick, device_name, repeats, metric, keep_denormals=False):
     """Runs one case in this process; returns {"time_ms"} and/or {"memory_mb"}."""
     import torch
 
     device = torch.device(device_name)
+    if device.type == "cpu" and not keep_denormals:
+        torch.set_flush_denormal(True)
     _, step = build_case(name, quick, device)
     for _ in range(WARMUP_RUNS):
         step()
@@ -174,6 +180,8 @@ def run_in_fresh_process(name, args, metric):
                "--device", args.device, "--repeats", str(args.repeats)]
     if args.quick:
         command.append("--quick")
+    if args.keep_denormals:
+        command.append("--keep-denormals")
     env = dict(os.environ)
     if metric == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = MALLOC_MMAP_THRESHOLD
@@ -222,6 +230,8 @@ def main(argv=None):
                         help="also measure every case with the forward under autocast")
     parser.add_argument("--select", nargs="+", default=[],
                         help="only the cases whose name contains one of these words")
+    parser.add_argument("--keep-denormals", action="store_true",
+                        help="CPU: compute with denormal floats instead of flushing them to zero")
     parser.add_argument("--quick", action="store_true", help="small shapes, for tests")
     parser.add_argument("--json", action="store_true",
                         help='print {"name": {"time_ratio_vs_nl", "memory_ratio_vs_nl"}}')
@@ -230,7 +240,8 @@ def main(argv=None):
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(measure(args.case, args.quick, args.device, args.repeats, args.metric)))
+        print(json.dumps(measure(args.case, args.quick, args.device, args.repeats, args.metric,
+                                 args.keep_denormals)))
         return
     results = with_ratios(run_cases(args))
     if args.json:
@@ -246,10 +257,13 @@ def main(argv=None):
         print("{:<21} {:>10.1f} {:>11.1f} {:>10.2f} {:>12.2f}".format(
             name, row["time_ms"], row["memory_mb"], row["time_ratio_vs_nl"],
             row["memory_ratio_vs_nl"]))
+    cpu = not args.device.startswith("cuda")
     print("device: {}; forward+backward (model: + SGD step), batch 1, time: median of {} "
-          "runs{}; memory: peak growth over the warmed-up process{}".format(
+          "runs{}{}; memory: peak growth over the warmed-up process{}".format(
               args.device, args.repeats,
-              "" if args.device.startswith("cuda") else " x {} rounds".format(args.rounds),
+              " x {} rounds".format(args.rounds) if cpu else "",
+              "" if not cpu else "; denormals kept" if args.keep_denormals
+              else "; denormals flushed",
               " (quick shapes)" if args.quick else ""))
 
 
