@@ -84,27 +84,31 @@ def _join_forwarding_signals(context, signals):
             forwarded = True
 
 
+def _join_group(cfg, local_rank, **rendezvous):
+    """Joins the job's process group (NCCL on GPUs, gloo on the CPU) and
+    takes this process's GPU, ``local_rank`` on its machine."""
+    dist.init_process_group(backend="nccl" if cfg.NUM_GPUS else "gloo", **rendezvous)
+    if cfg.NUM_GPUS:
+        torch.cuda.set_device(local_rank)
+
+
 def _join_torchrun_job(cfg):
     """Joins the process group torchrun's environment describes, once: the
     group then serves every stage (train, test) of this process, as
     re-joining through torchrun's rendezvous store can hang."""
-    if dist.is_initialized():
-        return
-    dist.init_process_group(backend="nccl" if cfg.NUM_GPUS else "gloo", init_method="env://")
-    if cfg.NUM_GPUS:
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    if not dist.is_initialized():
+        _join_group(cfg, int(os.environ["LOCAL_RANK"]), init_method="env://")
 
 
 def _run(local_rank, local_processes, init_method, func, cfg):
     """One process of a distributed job this machine started."""
-    dist.init_process_group(
-        backend="nccl" if cfg.NUM_GPUS else "gloo",
+    _join_group(
+        cfg,
+        local_rank,
         init_method=init_method,
         world_size=local_processes * cfg.NUM_SHARDS,
         rank=cfg.SHARD_ID * local_processes + local_rank,
     )
-    if cfg.NUM_GPUS:
-        torch.cuda.set_device(local_rank)
     try:
         func(cfg)
     except TrainingPreempted:
