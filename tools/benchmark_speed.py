@@ -257,14 +257,11 @@ def main(argv=None):
         print("{:<21} {:>10.1f} {:>11.1f} {:>10.2f} {:>12.2f}".format(
             name, row["time_ms"], row["memory_mb"], row["time_ratio_vs_nl"],
             row["memory_ratio_vs_nl"]))
-    cpu = not args.device.startswith("cuda")
+    cpu_rounds = "" if args.device.startswith("cuda") else " x {} rounds; denormals {}".format(
+        args.rounds, "kept" if args.keep_denormals else "flushed")
     print("device: {}; forward+backward (model: + SGD step), batch 1, time: median of {} "
-          "runs{}{}; memory: peak growth over the warmed-up process{}".format(
-              args.device, args.repeats,
-              " x {} rounds".format(args.rounds) if cpu else "",
-              "" if not cpu else "; denormals kept" if args.keep_denormals
-              else "; denormals flushed",
-              " (quick shapes)" if args.quick else ""))
+          "runs{}; memory: peak growth over the warmed-up process{}".format(
+              args.device, args.repeats, cpu_rounds, " (quick shapes)" if args.quick else ""))
 
 
 if __name__ == "__main__":
