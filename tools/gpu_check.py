@@ -202,8 +202,9 @@ def training_run(name, config, loop, precision, args, data_dir, slowfast):
                 step + 1, code, " | ".join(output.strip().splitlines()[-3:])[-400:]))
             break
     row["seconds"] = round(seconds, 1)
-    text = "\n".join(outputs) + "\n" + read(os.path.join(out, "json_stats.log"))
-    stats = json_stats(text)
+    # The console logs of the runs hold every record once (json_stats.log
+    # repeats the plugin's; SlowFast's lacks test_final).
+    stats = json_stats("\n".join(outputs))
     losses = [row_["loss"] for row_ in stats if str(row_["type"]).startswith("train_iter")
               and "loss" in row_]
     finals = [row_ for row_ in stats if row_["type"] == "test_final"]
