@@ -78,9 +78,11 @@ flops: install
 # machine with no network lacks (PyAV, fvcore, iopath, yacs, termcolor and
 # pytorchvideo as wheels for Python 3.12, a GitHub-main SlowFast tree) into
 # $(GPU_BUNDLE). gpu-check, there: installs those wheels without the network
-# into $(GPU_BUNDLE)/site and runs tools/gpu_check.py on the GPU (~7 min).
+# into $(GPU_BUNDLE)/site and runs tools/gpu_check.py on the GPU (~7 min);
+# GPU_CHECK_ARGS="--device cpu --quick" runs it on the CPU at tiny sizes.
 GPU_BUNDLE ?= gpu_bundle
 GPU_PYTHON ?= python3
+GPU_CHECK_ARGS ?= --device cuda
 GPU_SLOWFAST ?= $(firstword $(filter %bac7b67,$(PYSLOWFAST_ROOT)) $(PYSLOWFAST_ROOT))
 
 .PHONY: gpu-bundle gpu-check
@@ -91,5 +93,5 @@ gpu-bundle:
 gpu-check:
 	$(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --upgrade \
 		--target $(abspath $(GPU_BUNDLE))/site $(GPU_BUNDLE)/wheels/*.whl
-	PYTHONPATH=$(abspath $(GPU_BUNDLE))/site $(GPU_PYTHON) tools/gpu_check.py --device cuda \
+	PYTHONPATH=$(abspath $(GPU_BUNDLE))/site $(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS) \
 		--slowfast $(GPU_BUNDLE)/SlowFast --json $(GPU_BUNDLE)/gpu_check.json
