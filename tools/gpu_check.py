@@ -451,7 +451,7 @@ def compare_loader_with_model(report):
         parts = []
         for precision, name in (("fp32", "model_GTA"), (mixed, "model_GTA@" + mixed)):
             need = speed[name]["clips_per_s"] / per_worker
-            parts.append("{} {:.0f}, {:.1f}".format(precision, speed[name]["clips_per_s"], need))
+            parts.append("{} {:.1f}, {:.1f}".format(precision, speed[name]["clips_per_s"], need))
         row["model_vs"] = "; ".join(parts)
         row["workers_needed"] = {p.split()[0]: float(p.split(", ")[1]) for p in parts}
 
