@@ -448,12 +448,11 @@ def compare_loader_with_model(report):
     mixed = "fp16" if report["device"] == "cuda" else "bf16"
     for row in loader.values():
         per_worker = row["clips_per_s"] / row["workers"]
-        parts = []
-        for precision, name in (("fp32", "model_GTA"), (mixed, "model_GTA@" + mixed)):
-            need = speed[name]["clips_per_s"] / per_worker
-            parts.append("{} {:.1f}, {:.1f}".format(precision, speed[name]["clips_per_s"], need))
-        row["model_vs"] = "; ".join(parts)
-        row["workers_needed"] = {p.split()[0]: float(p.split(", ")[1]) for p in parts}
+        models = {"fp32": speed["model_GTA"]["clips_per_s"],
+                  mixed: speed["model_GTA@" + mixed]["clips_per_s"]}
+        row["workers_needed"] = {p: rate / per_worker for p, rate in models.items()}
+        row["model_vs"] = "; ".join("{} {:.1f}, {:.1f}".format(p, rate, row["workers_needed"][p])
+                                    for p, rate in models.items())
 
 
 def main(argv=None):
