@@ -265,8 +265,9 @@ def test_two_processes_ensemble_every_view(tmp_path):
     # Each process sees one view of each video, as a sharded test loader gives.
     updates = [[view_batch(0, 0), view_batch(1, 1)], [view_batch(0, 1), view_batch(1, 0)]]
     results = mp.Manager().dict()
-    mp.spawn(finalize_in_process, nprocs=2,
-             args=("file://" + str(tmp_path / "rendezvous"), updates, results))
+    # Forked, so that the processes need not import PySlowFast again.
+    mp.start_processes(finalize_in_process, nprocs=2, start_method="fork",
+                       args=("file://" + str(tmp_path / "rendezvous"), updates, results))
     for method, expected in (("sum", SUM_OF_2), ("max", MAX_OF_2)):
         for rank in (0, 1):
             result = meters.VideoScores(*results[rank, method])
