@@ -117,13 +117,16 @@ def test_ensemble_method_and_saved_results_by_hand(fake_pipeline, tmp_path, meth
         assert saved["video_paths"].tolist() == ["video0.webm", "video1.webm"]
 
 
-def test_unknown_ensemble_method_is_refused_before_any_work(monkeypatch, tmp_path):
+def test_unknown_ensemble_method_and_clip_count_are_refused_before_any_work(monkeypatch, tmp_path):
     monkeypatch.setattr(engine_test, "build_model", pytest.fail)
     cfg = fake_cfg(tmp_path, "DATA.ENSEMBLE_METHOD", "mean")
     with pytest.raises(ValueError, match="DATA.ENSEMBLE_METHOD is 'mean'.*'sum'.*'max'"):
         engine_test.test(cfg)
     with pytest.raises(ValueError, match="DATA.ENSEMBLE_METHOD"):
         meters.TestMeter(2, 3, "mean")
+    cfg = fake_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [2, 0])
+    with pytest.raises(ValueError, match=r"TEST.NUM_TEMPORAL_CLIPS holds 0"):
+        engine_test.test(cfg)
 
 
 def test_max_ignores_unreadable_views_and_scores_below_zero():

@@ -64,6 +64,24 @@ def load_test_checkpoint(cfg, model):
     return path
 
 
+def check_test_config(cfg):
+    """Refuses, before any work, test switches the loop cannot honour: a
+    DATA.ENSEMBLE_METHOD other than "sum" or "max", a TEST.NUM_TEMPORAL_CLIPS
+    value that is not a positive number of clips.
+
+    Raises:
+        ValueError: naming the key and what to set instead.
+    """
+    check_ensemble_method(cfg.DATA.ENSEMBLE_METHOD)
+    for clips in cfg.TEST.NUM_TEMPORAL_CLIPS:
+        if not isinstance(clips, int) or clips < 1:
+            raise ValueError(
+                "TEST.NUM_TEMPORAL_CLIPS holds {!r}: give numbers of clips of 1 or more "
+                "(e.g. [1, 2]), or [] to test once with TEST.NUM_ENSEMBLE_VIEWS "
+                "clips.".format(clips)
+            )
+
+
 def temporal_clip_configs(cfg):
     """One config per test run, as ``test_net``: ``cfg`` with
     TEST.NUM_ENSEMBLE_VIEWS set to each value of TEST.NUM_TEMPORAL_CLIPS
@@ -138,10 +156,10 @@ def test(cfg):
     Returns:
         list[dict]: each run's final stats.
     Raises:
-        ValueError: DATA.ENSEMBLE_METHOD is unknown, before any work.
+        ValueError: ``check_test_config``'s, before any work.
     """
     setup_logging(cfg.OUTPUT_DIR)
-    check_ensemble_method(cfg.DATA.ENSEMBLE_METHOD)
+    check_test_config(cfg)
     np.random.seed(cfg.RNG_SEED)
     torch.manual_seed(cfg.RNG_SEED)
     model = build_model(cfg)
