@@ -19,7 +19,7 @@ from torch import nn
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.engine import checkpoint, distributed, meters
+from gta_slowfast.engine import checkpoint, meters
 from gta_slowfast.engine import test as engine_test
 
 from conftest import small_cfg
