@@ -120,6 +120,7 @@ __all__ = [
     "installed_arch",
     "norm_module",
     "sync_batchnorm_unavailable",
+    "tensorboard_writer",
 ]
 
 
@@ -200,6 +201,10 @@ def complete_config(cfg):
       ``MODEL.FROZEN_BN``, ``TRAIN.MIXED_PRECISION``, and ``BN.NORM_TYPE``,
       ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
       whatever they say, see ``for_installed_pyslowfast``).
+    * On 1.0, GitHub main's multi-view test keys, which the plugin's test
+      loop honours as GitHub main's ``tools/test_net.py`` does:
+      ``DATA.ENSEMBLE_METHOD``, ``TEST.NUM_TEMPORAL_CLIPS``,
+      ``TEST.SAVE_RESULTS_PATH``.
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -226,6 +231,17 @@ def complete_config(cfg):
         cfg.BN.NORM_TYPE = "batchnorm"
         cfg.BN.NUM_SYNC_DEVICES = 1
         cfg.BN.GLOBAL_SYNC = False
+    if "ENSEMBLE_METHOD" not in cfg.DATA:
+        # How a video's view scores combine at test: "sum" or "max".
+        cfg.DATA.ENSEMBLE_METHOD = "sum"
+    if "NUM_TEMPORAL_CLIPS" not in cfg.TEST:
+        # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it
+        # (empty: once, with TEST.NUM_ENSEMBLE_VIEWS).
+        cfg.TEST.NUM_TEMPORAL_CLIPS = []
+    if "SAVE_RESULTS_PATH" not in cfg.TEST:
+        # Where non-empty, [video scores, labels] pickled to this path
+        # under OUTPUT_DIR.
+        cfg.TEST.SAVE_RESULTS_PATH = ""
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
@@ -249,6 +265,21 @@ def norm_module(cfg):
     if GENERATION == "main":
         return _get_norm(cfg)
     return nn.BatchNorm3d
+
+
+def tensorboard_writer(cfg):
+    """PySlowFast's ``TensorboardWriter`` for ``cfg`` where
+    TENSORBOARD.ENABLE, else None. Only GitHub main has the TENSORBOARD
+    keys and the writer; pyslowfast 1.0's config refuses the keys by name.
+
+    Returns:
+        slowfast.visualization.tensorboard_vis.TensorboardWriter or None
+    """
+    if "TENSORBOARD" not in cfg or not cfg.TENSORBOARD.ENABLE:
+        return None
+    from slowfast.visualization.tensorboard_vis import TensorboardWriter
+
+    return TensorboardWriter(cfg)
 
 
 class PySlowFastTools:

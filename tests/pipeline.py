@@ -64,7 +64,8 @@ def run_command(command, env=None):
 
 
 def json_stats(output_dir, kind):
-    """The json stats lines of type ``kind`` in OUTPUT_DIR/json_stats.log."""
+    """The json stats lines of type ``kind`` (their "_type", or PySlowFast's
+    "split") in OUTPUT_DIR/json_stats.log."""
     path = os.path.join(output_dir, "json_stats.log")
     if not os.path.exists(path):
         return []
@@ -75,7 +76,7 @@ def json_stats(output_dir, kind):
                 rows.append(json.loads(line))
             except ValueError:  # a line being written while we read
                 continue
-    return [row for row in rows if row["_type"] == kind]
+    return [row for row in rows if row.get("_type", row.get("split")) == kind]
 
 
 def load_tool(name):

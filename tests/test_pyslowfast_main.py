@@ -270,7 +270,7 @@ def test_plugin_loop_with_pyslowfast_ssv2_dataset(ssv2_frames, tmp_path):
     output = run_net(SSV2_C2D, tiny_opts(tmp_path, 6) + data_opts("ssv2", ssv2_frames),
                      env=plugin_loop_env())
     assert PLUGIN_LINE in output
-    final = [row for row in json_stats(output, "_type", "test_final")]
+    final = [row for row in json_stats(output, "split", "test_final")]
     assert len(final) == 1 and final[0]["videos"] == len(FRAME_CLASSES)
 
 

@@ -36,6 +36,20 @@ def all_reduce(tensors, average=False):
     return tensors
 
 
+def all_reduce_max(tensors):
+    """Element-wise maximum of ``tensors`` over all processes, in place.
+
+    Args:
+        tensors (list[Tensor]): on the device the backend uses.
+    Returns:
+        list[Tensor]: ``tensors``.
+    """
+    if world_size() > 1:
+        for tensor in tensors:
+            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensors
+
+
 def device_of(cfg):
     """The device this process computes on."""
     return torch.device("cuda", torch.cuda.current_device()) if cfg.NUM_GPUS else torch.device("cpu")

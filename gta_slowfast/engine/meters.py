@@ -3,6 +3,7 @@
 import datetime
 import time
 from collections import deque
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -142,15 +143,67 @@ class ValMeter:
         return stats
 
 
+def log_test_iter(cur_iter, num_iters, seconds_per_iter, output_dir):
+    """Logs PySlowFast's test-iteration json stats: ``{"split": "test_iter",
+    "cur_iter", "eta", "time_diff"}``.
+
+    Args:
+        cur_iter (int): 0-based iteration just done.
+        num_iters (int): iterations of the test.
+        seconds_per_iter (float): mean time of an iteration so far.
+        output_dir (str): OUTPUT_DIR.
+    """
+    log_json_stats(
+        {
+            "split": "test_iter",
+            "cur_iter": "{}".format(cur_iter + 1),
+            "eta": _eta(seconds_per_iter * (num_iters - cur_iter - 1)),
+            "time_diff": seconds_per_iter,
+        },
+        output_dir,
+    )
+
+
+class VideoScores(NamedTuple):
+    """What a multi-view test gives per video.
+
+    Attributes:
+        preds (Tensor): (V, K) PySlowFast's ``TestMeter.video_preds``: the
+            views' scores summed ("sum") or their element-wise maximum
+            ("max"); zeros for a video with no readable view.
+        scores (Tensor): (V, K) the per-video scores: the views' mean
+            ("sum") or maximum ("max"); zeros where not scored.
+        labels (Tensor): (V,) int64, -1 where not scored.
+        scored (Tensor): (V,) bool, False for a video with no readable view.
+    """
+
+    preds: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    scored: torch.Tensor
+
+
 class TestMeter:
-    """Averages the softmax scores of every view of a video.
+    """Ensembles the scores of every view of a video as PySlowFast's
+    ``TestMeter`` does with DATA.ENSEMBLE_METHOD: "sum" adds them, "max"
+    takes their element-wise maximum.
 
     Views whose video could not be read (``valid`` False) are left out; a
     video with no readable view is left out of the accuracy and reported.
     """
 
-    def __init__(self, num_videos, num_classes):
-        self.score_sums = torch.zeros(num_videos, num_classes, dtype=torch.float64)
+    ENSEMBLE_METHODS = ("sum", "max")
+
+    def __init__(self, num_videos, num_classes, ensemble_method="sum"):
+        """
+        Raises:
+            ValueError: ``ensemble_method`` is not "sum" or "max", naming
+                DATA.ENSEMBLE_METHOD.
+        """
+        check_ensemble_method(ensemble_method)
+        self.ensemble_method = ensemble_method
+        start = 0.0 if ensemble_method == "sum" else float("-inf")
+        self.video_preds = torch.full((num_videos, num_classes), start, dtype=torch.float64)
         self.view_counts = torch.zeros(num_videos, dtype=torch.float64)
         self.label_sums = torch.zeros(num_videos, dtype=torch.float64)
 
@@ -164,21 +217,45 @@ class TestMeter:
         """
         keep = valid.bool()
         index = video_index[keep].long()
-        self.score_sums.index_add_(0, index, scores[keep].double().cpu())
+        kept = scores[keep].double().cpu()
+        if self.ensemble_method == "sum":
+            self.video_preds.index_add_(0, index, kept)
+        else:
+            self.video_preds.scatter_reduce_(0, index[:, None].expand_as(kept), kept, "amax")
         self.view_counts.index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
         self.label_sums.index_add_(0, index, labels[keep].double().cpu())
 
     def finalize(self, device):
-        """Sums over processes; returns (video scores (V, K), labels (V,),
-        mask of scored videos (V,))."""
-        sums, counts, label_sums = (
-            t.cpu()
-            for t in distributed.all_reduce(
-                [self.score_sums.to(device), self.view_counts.to(device), self.label_sums.to(device)]
-            )
+        """Combines the views of every process (sum or maximum over
+        processes).
+
+        Returns:
+            VideoScores
+        """
+        preds, counts, label_sums = (
+            t.to(device, copy=True) for t in (self.video_preds, self.view_counts, self.label_sums)
         )
+        if self.ensemble_method == "sum":
+            distributed.all_reduce([preds])
+        else:
+            distributed.all_reduce_max([preds])
+        distributed.all_reduce([counts, label_sums])
+        preds, counts, label_sums = preds.cpu(), counts.cpu(), label_sums.cpu()
         scored = counts > 0
         views = counts.clamp(min=1)
+        preds[~scored] = 0.0
         labels = (label_sums / views).round().long()
         labels[~scored] = -1
-        return sums / views[:, None], labels, scored
+        scores = preds / views[:, None] if self.ensemble_method == "sum" else preds
+        return VideoScores(preds, scores, labels, scored)
+
+
+def check_ensemble_method(method):
+    """Raises ValueError, naming DATA.ENSEMBLE_METHOD, unless ``method`` is
+    one PySlowFast's ``TestMeter`` knows."""
+    if method not in TestMeter.ENSEMBLE_METHODS:
+        raise ValueError(
+            "DATA.ENSEMBLE_METHOD is '{}'; PySlowFast ensembles a video's views by 'sum' "
+            "(their scores added) or 'max' (their element-wise maximum): set one of "
+            "these.".format(method)
+        )
