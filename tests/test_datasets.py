@@ -288,7 +288,7 @@ def test_flip_never_applies_to_left_right_classes(ssv2):
     assert not any(flips[0]), "'left to right' clips must never be flipped"
     for label in (1, 2):  # "upright" and "closer": both may be flipped
         assert 0 < sum(flips[label]) < len(flips[label])
-    cfg.GTA.DATA.RANDOM_FLIP = False
+    cfg.DATA.RANDOM_FLIP = False
     dataset = Gta_ssv2(cfg, "train")
     flipped = []
     for epoch in range(12):
