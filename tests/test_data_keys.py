@@ -324,3 +324,51 @@ def test_frame_folders_have_no_rate_and_count_at_the_target_rate(ramps):
     with dataset.open_video(0) as video:
         assert video.fps is None
     assert os.path.isdir(dataset.video_paths[0])
+
+
+@pytest.mark.parametrize("use_offset, starts", [(False, [0, 8]), (True, [0, 16])])
+def test_use_offset_sampling_places_the_test_clips(tmp_path, use_offset, starts):
+    """A 24-frame video, 8-frame windows (D = 16), 2 test clips: PySlowFast
+    places clip k at k D / 2, or with DATA.USE_OFFSET_SAMPLING at k D (the
+    first and the last window)."""
+    if use_offset and compat.GENERATION != "main":
+        pytest.skip("DATA.USE_OFFSET_SAMPLING exists on GitHub-main PySlowFast only")
+    write_video(str(tmp_path / "clip.mp4"), 24)
+    (tmp_path / "test.csv").write_text("clip.mp4 0\n")
+    overrides = {"DATA.NUM_FRAMES": 8, "TEST.NUM_ENSEMBLE_VIEWS": 2, "GTA.DATA.RESIZE": []}
+    if use_offset:
+        overrides["DATA.USE_OFFSET_SAMPLING"] = True
+    cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics", **overrides)
+    dataset = Gta_kinetics(cfg, "test")
+    assert [frame_indices_of(pixels(dataset[view][0][0], cfg))[0] for view in range(2)] == starts
+
+
+@main_only
+def test_path_label_separator_splits_the_kinetics_csv(tmp_path):
+    write_video(str(tmp_path / "a clip.mp4"), 12)
+    (tmp_path / "val.csv").write_text("a clip.mp4,4\n")
+    cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics",
+                   **{"DATA.PATH_LABEL_SEPARATOR": ","})
+    dataset = Gta_kinetics(cfg, "val")
+    assert dataset.video_paths == [str(tmp_path / "a clip.mp4")] and dataset.video_labels == [4]
+
+
+@main_only
+def test_train_jitter_fps_adds_a_random_rate_in_training(tmp_path):
+    """12 fps frames at DATA.TARGET_FPS 6 are 2 apart; with
+    DATA.TRAIN_JITTER_FPS 18 the target rate is drawn in [6, 24], so the
+    step drawn per item runs from 2 down to 1 (rounded)."""
+    write_video(str(tmp_path / "clip.mp4"), 24)
+    (tmp_path / "train.csv").write_text("clip.mp4 0\n")
+    steps = {}
+    for jitter in (0.0, 18.0):
+        cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics", **{
+            "DATA.TARGET_FPS": 6, "DATA.TRAIN_JITTER_FPS": jitter, "DATA.NUM_FRAMES": 3,
+            "GTA.DATA.RESIZE": []})
+        dataset = Gta_kinetics(cfg, "train")
+        steps[jitter] = set()
+        for epoch in range(12):
+            dataset.set_epoch(epoch)
+            indices = frame_indices_of(pixels(dataset[0][0][0], cfg))
+            steps[jitter].add(indices[-1] - indices[0])
+    assert steps[0.0] == {4} and min(steps[18.0]) < 3 and max(steps[18.0]) >= 3

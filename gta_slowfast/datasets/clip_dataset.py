@@ -383,7 +383,10 @@ class VideoClipDataset(torch.utils.data.Dataset):
         (plus a draw in [0, DATA.TRAIN_JITTER_FPS] in training), as
         PySlowFast's decoder does, for a video of ``fps`` frames a second;
         frame images, of no known rate (``fps`` None), count as at
-        DATA.TARGET_FPS. TSN segments span the video whatever its rate.
+        DATA.TARGET_FPS. Dense test clips are placed as
+        DATA.USE_OFFSET_SAMPLING says (``sampling.dense_indices``); the
+        val clip is the middle one (PySlowFast's val draws it at random, as
+        in training). TSN segments span the video whatever its rate.
         """
         training = self.mode == "train"
         if self.sampling_method == "tsn":
@@ -411,6 +414,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             training,
             rng,
             rate_ratio=rate_ratio,
+            use_offset=self.mode != "test"
+            or compat.config_value(self.cfg, "DATA.USE_OFFSET_SAMPLING", False),
         )
 
     def _train_transform(self, frames, rng):

@@ -47,6 +47,7 @@ def dense_indices(
     training,
     rng=None,
     rate_ratio=1.0,
+    use_offset=False,
 ):
     """``num_frames`` frames ``sampling_rate`` apart (PySlowFast).
 
@@ -55,10 +56,13 @@ def dense_indices(
     apart, ``rate_ratio`` being the video's rate over the target rate (as
     PySlowFast's decoder converts), and indices are rounded. The window
     spans (num_frames - 1) * step + 1 frames. In training it starts at a
-    random frame; at test clip k of ``num_clips`` starts at k / (num_clips -
-    1) of the possible starts (the first and the last window included), or
-    in the middle for one clip. A video shorter than the window starts at 0
-    and repeats its last frame (as PySlowFast clamps).
+    random frame. At test, as PySlowFast's ``get_start_end_idx`` with
+    DATA.USE_OFFSET_SAMPLING (``use_offset``), of the D + 1 possible starts
+    0..D, clip k of n starts at floor(k D / n) (the video cut in n equal
+    parts, the last window left out; one clip starts at 0); with
+    ``use_offset`` at k floor(D / (n - 1)) (the first and the last window
+    included), or at floor(D / 2) for one clip. A video shorter than the
+    window starts at 0 and repeats its last frame (as PySlowFast clamps).
 
     Args:
         num_video_frames (int): L > 0.
@@ -69,6 +73,7 @@ def dense_indices(
         training (bool): random start, else ``clip_index``'s start.
         rng (np.random.Generator): required in training.
         rate_ratio (float): the video's frame rate / the target rate.
+        use_offset (bool): DATA.USE_OFFSET_SAMPLING's test placement.
     Returns:
         np.ndarray: int64 (num_frames,) non-decreasing frame indices in [0, L).
     """
@@ -76,8 +81,10 @@ def dense_indices(
     latest_start = max(num_video_frames - 1 - int(offsets[-1]), 0)
     if training:
         start = int(rng.integers(0, latest_start + 1))
+    elif not use_offset:
+        start = (latest_start * clip_index) // num_clips
     elif num_clips == 1:
         start = latest_start // 2
     else:
-        start = (latest_start * clip_index) // (num_clips - 1)
+        start = clip_index * (latest_start // (num_clips - 1))
     return np.minimum(start + offsets, num_video_frames - 1).astype(np.int64)
