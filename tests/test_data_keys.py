@@ -211,7 +211,8 @@ def test_refused_data_keys_and_meaningless_combinations_stop_construction(ramps,
                                         ("DATA.SSL_COLOR_JITTER", True),
                                         ("DATA.TRAIN_CROP_NUM_TEMPORAL", 2),
                                         ("AUG.GEN_MASK_LOADER", True),
-                                        ("AUG.RE_SPLIT", True)])
+                                        ("AUG.RE_SPLIT", True),
+                                        ("MULTIGRID.SHORT_CYCLE", True)])
 def test_refused_main_keys_are_named(ramps, key, value):
     with pytest.raises(ValueError, match=key.replace(".", r"\.") + " = " + str(value)):
         Gta_kinetics(ramp_cfg(ramps, **{key: value}), "val")

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 MODES = ("train", "val", "test")
 SAMPLINGS = ("tsn", "dense")
 
-# PySlowFast data keys the plugin's datasets do not offer, with why; each
+# PySlowFast keys the plugin's datasets do not offer, with why; each
 # stops the dataset's construction when set to another value than the
 # installed PySlowFast's default (a key the installed generation lacks is
 # not checked).
@@ -72,6 +72,10 @@ REFUSED_KEYS = {
     "AUG.GEN_MASK_LOADER": "masks for masked-feature pre-training (MaskFeat)",
     "AUG.RE_SPLIT": "PySlowFast itself reads it nowhere (its datasets pass AUG.RE_COUNT "
     "as RandomErasing's num_splits)",
+    "MULTIGRID.LONG_CYCLE": "multigrid clip shapes and sampling rates, drawn per "
+    "iteration by PySlowFast's datasets",
+    "MULTIGRID.SHORT_CYCLE": "multigrid crop sizes, drawn per iteration by PySlowFast's "
+    "datasets",
 }
 
 
