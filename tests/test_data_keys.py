@@ -204,6 +204,10 @@ def test_refused_data_keys_and_meaningless_combinations_stop_construction(ramps,
     cfg = make_cfg(data_dir, videos, **{"DATA.INV_UNIFORM_SAMPLE": True})
     with pytest.raises(ValueError, match="DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE"):
         Gta_ssv2(cfg, "train")
+    cfg = make_cfg(data_dir, videos, **{"GTA.DATA.FLIP_LABEL_SWAP": True,
+                                        "DATA.RANDOM_FLIP": False})
+    with pytest.raises(ValueError, match="GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP"):
+        Gta_ssv2(cfg, "val")
 
 
 @main_only

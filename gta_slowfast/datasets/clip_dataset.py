@@ -544,6 +544,11 @@ def check_data_keys(cfg, resize_to):
             "with no short-side jitter to draw; set GTA.DATA.RESIZE [] for PySlowFast's "
             "jitter".format(list(resize_to))
         )
+    if cfg.GTA.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
+        problems.append(
+            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
+            "none is relabelled; set one of them the other way"
+        )
     if problems:
         raise ValueError(
             "The plugin's datasets cannot honour these data keys:\n  "
