@@ -8,7 +8,6 @@ channel first, and the ramp's slope in a crop tells how far the frame was
 scaled before cropping.
 """
 
-import os
 import random
 
 import cv2
@@ -22,7 +21,14 @@ from gta_slowfast.datasets import construct_loader, transforms
 from gta_slowfast.datasets.kinetics import Gta_kinetics
 from gta_slowfast.datasets.ssv2 import Gta_ssv2
 from conftest import REPO
-from video_files import frame_indices_of, make_cfg, pixels, write_ssv2_annotations, write_video
+from video_files import (
+    frame_indices_of,
+    make_cfg,
+    pixels,
+    write_frame_images,
+    write_ssv2_annotations,
+    write_video,
+)
 
 HEIGHT, WIDTH = 64, 80
 RED_LEFT, RED_SLOPE, BLUE = 40, 2, 200
@@ -119,7 +125,7 @@ def test_inverse_uniform_sample_draws_the_short_sides_inverse_uniformly(ramps):
         assert np.mean(1 / np.array(sides)) == pytest.approx(mean_inverse, rel=0.025)
 
 
-def test_the_former_gta_data_copies_name_the_pysloWfast_key(tmp_path):
+def test_the_former_gta_data_copies_name_the_pyslowfast_key(tmp_path):
     config = str(REPO / "configs" / "SSv2" / "C2D_8x1_R50.yaml")
     for old, new in [("GTA.DATA.RANDOM_FLIP", "DATA.RANDOM_FLIP"),
                      ("GTA.DATA.INV_UNIFORM_SAMPLE", "DATA.INV_UNIFORM_SAMPLE"),
@@ -239,7 +245,7 @@ def test_relative_jitter_with_tsns_multi_scale_crop_names_both(ssv2):
 
 
 @main_only
-def test_relative_jitter_crops_pysloWfasts_random_resized_crop(ramps):
+def test_relative_jitter_crops_pyslowfasts_random_resized_crop(ramps):
     """Areas in [0.08, 1] of the 64 x 80 frame at aspect ratios in [3/4,
     4/3], resized to 32: the ramp's slope in the crop, RED_SLOPE * crop
     width / 32, reaches below RED_SLOPE (crops wider than 32 / 64 of the
@@ -293,7 +299,7 @@ def test_random_erasing_erases_a_box_alike_in_every_frame(ramps):
 
 
 @main_only
-def test_num_sample_gives_several_clips_per_video_collated_as_pysloWfast(ramps):
+def test_num_sample_gives_several_clips_per_video_collated_as_pyslowfast(ramps):
     """AUG.NUM_SAMPLE 2: each item holds 2 clips of its video, augmented
     apart; the training loader's batch of TRAIN.BATCH_SIZE 2 videos holds 4
     clips, a video's clips one after the other (PySlowFast's
@@ -323,12 +329,19 @@ def test_global_random_from_restores_the_generators():
         assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == first
 
 
-def test_frame_folders_have_no_rate_and_count_at_the_target_rate(ramps):
-    cfg = ramp_cfg(ramps)
-    dataset = Gta_kinetics(cfg, "train")
-    with dataset.open_video(0) as video:
-        assert video.fps is None
-    assert os.path.isdir(dataset.video_paths[0])
+def test_frame_folders_have_no_rate_and_count_at_the_target_rate(tmp_path):
+    """Frame images carry no rate: DATA.SAMPLING_RATE 2 takes every other
+    image whatever DATA.TARGET_FPS says."""
+    write_frame_images(str(tmp_path / "frames"), 12)
+    (tmp_path / "test.csv").write_text("frames 0\n")
+    for target_fps in (7, 30):
+        cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics", **{
+            "DATA.SAMPLING_RATE": 2, "DATA.TARGET_FPS": target_fps, "DATA.NUM_FRAMES": 4})
+        dataset = Gta_kinetics(cfg, "test")
+        with dataset.open_video(0) as video:
+            assert video.fps is None
+        indices = frame_indices_of(pixels(dataset[0][0][0], cfg))
+        assert np.diff(indices).tolist() == [2, 2, 2]
 
 
 @pytest.mark.parametrize("use_offset, starts", [(False, [0, 8]), (True, [0, 16])])
