@@ -22,6 +22,7 @@ built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 """
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -114,13 +115,20 @@ __all__ = [
     "SlowFast",
     "POOL1",
     "complete_config",
+    "config_value",
     "default_cfg",
     "find_pyslowfast_tools",
     "for_installed_pyslowfast",
     "installed_arch",
+    "installed_default",
+    "multiple_samples_collate",
     "norm_module",
+    "random_augment",
+    "random_erasing",
+    "relative_resized_crop",
     "sync_batchnorm_unavailable",
     "tensorboard_writer",
+    "training_clips_per_video",
 ]
 
 
@@ -205,6 +213,10 @@ def complete_config(cfg):
       loop honours as GitHub main's ``tools/test_net.py`` does:
       ``DATA.ENSEMBLE_METHOD``, ``TEST.NUM_TEMPORAL_CLIPS``,
       ``TEST.SAVE_RESULTS_PATH``.
+    * On 1.0, GitHub main's data keys the plugin's datasets read, with
+      main's defaults: ``DATA.RANDOM_FLIP`` (True), ``DATA.INV_UNIFORM_SAMPLE``
+      (False), ``DATA.REVERSE_INPUT_CHANNEL`` (False), and
+      ``DATA.TARGET_FPS`` (30, the rate 1.0's own decoder resamples to).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -242,6 +254,21 @@ def complete_config(cfg):
         # Where non-empty, [video scores, labels] pickled to this path
         # under OUTPUT_DIR.
         cfg.TEST.SAVE_RESULTS_PATH = ""
+    if "RANDOM_FLIP" not in cfg.DATA:
+        # Flip training clips horizontally at random, as GitHub main's
+        # DATA.RANDOM_FLIP (1.0 always flips).
+        cfg.DATA.RANDOM_FLIP = True
+    if "INV_UNIFORM_SAMPLE" not in cfg.DATA:
+        # Draw the short side's inverse uniformly in training, as GitHub
+        # main's DATA.INV_UNIFORM_SAMPLE.
+        cfg.DATA.INV_UNIFORM_SAMPLE = False
+    if "REVERSE_INPUT_CHANNEL" not in cfg.DATA:
+        # Feed the model BGR, as GitHub main's DATA.REVERSE_INPUT_CHANNEL.
+        cfg.DATA.REVERSE_INPUT_CHANNEL = False
+    if "TARGET_FPS" not in cfg.DATA:
+        # The frame rate DATA.SAMPLING_RATE counts frames at, as GitHub
+        # main's DATA.TARGET_FPS (1.0's decoder: always 30).
+        cfg.DATA.TARGET_FPS = 30
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
@@ -256,6 +283,129 @@ def default_cfg():
     from slowfast.config.defaults import get_cfg
 
     return complete_config(get_cfg())
+
+
+def installed_default(key):
+    """The installed PySlowFast's default value of dotted ``key``
+    (``complete_config`` included), or None where it has no such key."""
+    node = _installed_defaults()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_defaults():
+    return default_cfg()
+
+
+def config_value(cfg, key, default=None):
+    """``cfg``'s value of dotted ``key``, or ``default`` where the installed
+    generation has no such key (a GitHub-main key on 1.0)."""
+    node = cfg
+    for part in key.split("."):
+        if part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def training_clips_per_video(cfg):
+    """How many training clips PySlowFast's datasets cut from one read of a
+    video: ``AUG.NUM_SAMPLE`` x ``DATA.TRAIN_CROP_NUM_SPATIAL`` on GitHub
+    main (its Kinetics: each clip with its own spatial augmentation, the
+    loader then collating with ``multiple_samples_collate``); 1 on 1.0."""
+    return config_value(cfg, "AUG.NUM_SAMPLE", 1) * config_value(
+        cfg, "DATA.TRAIN_CROP_NUM_SPATIAL", 1
+    )
+
+
+def multiple_samples_collate():
+    """GitHub main's ``slowfast.datasets.loader.multiple_samples_collate``
+    (items of several clips each, flattened into one batch), or None on 1.0,
+    whose items are one clip."""
+    if GENERATION != "main":
+        return None
+    from slowfast.datasets.loader import multiple_samples_collate as collate
+
+    return collate
+
+
+def random_augment(cfg, height, width):
+    """PySlowFast's RandAugment of training frames, as its Kinetics and Ssv2
+    build it (``transform.create_random_augment`` with ``AUG.AA_TYPE`` and
+    ``AUG.INTERPOLATION``, for frames of ``height`` x ``width``), or None:
+    on 1.0, or without ``AUG.ENABLE`` or an ``AUG.AA_TYPE``.
+
+    Returns:
+        callable or None: list of PIL images (one per frame) -> the list
+        transformed, every frame with the same operations; randomness from
+        Python's ``random`` and numpy's global generator.
+    """
+    if not (config_value(cfg, "AUG.ENABLE", False) and cfg.AUG.AA_TYPE):
+        return None
+    from slowfast.datasets.transform import create_random_augment
+
+    return create_random_augment(
+        input_size=(height, width),
+        auto_augment=cfg.AUG.AA_TYPE,
+        interpolation=cfg.AUG.INTERPOLATION,
+    )
+
+
+def random_erasing(cfg):
+    """PySlowFast's random erasing of training clips, built as its Kinetics
+    and Ssv2 build it (``RandomErasing(AUG.RE_PROB, mode=AUG.RE_MODE,
+    max_count=AUG.RE_COUNT, num_splits=AUG.RE_COUNT, device="cpu")``), or
+    None: on 1.0, or without ``AUG.ENABLE`` or with ``AUG.RE_PROB`` 0.
+
+    Returns:
+        callable or None: float (T, C, H, W) -> the same, erased in place;
+        randomness from Python's ``random`` and torch's global generator.
+    """
+    if not (config_value(cfg, "AUG.ENABLE", False) and cfg.AUG.RE_PROB > 0):
+        return None
+    from slowfast.datasets.random_erasing import RandomErasing
+
+    return RandomErasing(
+        cfg.AUG.RE_PROB,
+        mode=cfg.AUG.RE_MODE,
+        max_count=cfg.AUG.RE_COUNT,
+        num_splits=cfg.AUG.RE_COUNT,
+        device="cpu",
+    )
+
+
+def relative_resized_crop(cfg):
+    """PySlowFast's training crop of a random relative area and aspect
+    ratio, which its ``spatial_sampling`` uses instead of the short-side
+    jitter when ``DATA.TRAIN_JITTER_SCALES_RELATIVE`` and
+    ``DATA.TRAIN_JITTER_ASPECT_RELATIVE`` are set:
+    ``transform.random_resized_crop`` (``random_resized_crop_with_shift``
+    with ``DATA.TRAIN_JITTER_MOTION_SHIFT``), or None: on 1.0, or where they
+    are empty.
+
+    Returns:
+        callable or None: (float (C, T, H, W), size) -> float (C, T, size,
+        size); randomness from Python's ``random`` and numpy's global
+        generator.
+    """
+    scale = config_value(cfg, "DATA.TRAIN_JITTER_SCALES_RELATIVE", [])
+    aspect = config_value(cfg, "DATA.TRAIN_JITTER_ASPECT_RELATIVE", [])
+    if not scale and not aspect:
+        return None
+    from slowfast.datasets import transform
+
+    crop = (
+        transform.random_resized_crop_with_shift
+        if cfg.DATA.TRAIN_JITTER_MOTION_SHIFT
+        else transform.random_resized_crop
+    )
+    return lambda images, size: crop(
+        images=images, target_height=size, target_width=size, scale=scale, ratio=aspect
+    )
 
 
 def norm_module(cfg):

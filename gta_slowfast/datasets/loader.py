@@ -3,6 +3,7 @@ contract is ``clip_dataset.VideoClipDataset``'s."""
 
 import torch
 
+from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
@@ -39,7 +40,12 @@ def construct_loader(cfg, split):
         split (str): "train", "val" or "test".
     Returns:
         torch.utils.data.DataLoader: batches of (inputs, labels, index, time,
-        meta), with ``inputs`` a list of (N, 3, T, H, W) per pathway.
+        meta), with ``inputs`` a list of (N, 3, T, H, W) per pathway. With
+        several training clips per video (AUG.NUM_SAMPLE, see
+        ``compat.training_clips_per_video``), PySlowFast's
+        ``multiple_samples_collate`` makes N = batch size x clips per video,
+        a video's clips one after the other; ``meta`` stays one entry per
+        video.
     """
     check_mode(split)
     training = split == "train"
@@ -68,8 +74,19 @@ def construct_loader(cfg, split):
         sampler = torch.utils.data.DistributedSampler(dataset, shuffle=False)
     else:
         sampler = None
+    collate = None
+    if getattr(dataset, "clips_per_item", 1) > 1:
+        # Items of several clips (AUG.NUM_SAMPLE), flattened by PySlowFast's
+        # own collate: as in PySlowFast, a batch holds batch_size videos,
+        # so batch_size x clips_per_item clips.
+        collate = compat.multiple_samples_collate()
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, drop_last=training, **options
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=training,
+        collate_fn=collate,
+        **options,
     )
 
 
