@@ -12,9 +12,12 @@ and ``.test``) runs instead of SlowFast's ``tools/train_net.py`` and
 * ``REFUSED``: the plugin's loop does not do it; a config that sets it to
   another value than PySlowFast's default stops the job before any work,
   with an error naming the key and where it is supported;
-* ``NO_EFFECT``: of no effect on video classification training and testing
-  in PySlowFast either (AVA, the demo, visualisation tools, other model
-  families' keys, keys no PySlowFast code reads).
+* ``NO_EFFECT``: of no effect on what the plugin's loop can run, in
+  PySlowFast either: AVA's and the demo's keys, visualisation tools', keys
+  no PySlowFast code reads, keys read only where a refused setting is on
+  (``DETECTION.*`` without ``DETECTION.ENABLE``), and the keys of model
+  families the plugin does not build (``X3D.*``, ``MVIT.*``: asking for
+  those models, ``MODEL.MODEL_NAME``, is refused).
 
 Some keys are honoured for some values and refused for others (e.g.
 ``BN.NORM_TYPE: sub_batchnorm``): their rule carries the refused values.
@@ -142,8 +145,8 @@ def _rule(pattern, category, note, refused_if=None, loops=("plugin",), remedy=SL
 
 
 def honoured(pattern, note, **refusal):
-    """A HONOURED rule; ``refused_if``, ``loops``, ``remedy`` for the values
-    that are refused."""
+    """A rule for an honoured key; ``refused_if``, ``loops`` and ``remedy``
+    where some of its values are refused."""
     return _rule(pattern, HONOURED, note, **refusal)
 
 
@@ -506,7 +509,7 @@ def check_config_for_loop(cfg, loop):
     where = ("the plugin's training and test loop" if loop == "plugin"
              else "gta_slowfast's tools/run_net.py")
     raise ValueError(
-        "{} does not support {} PySlowFast setting(s) of this config, and would ignore "
-        "them:\n{}\nSet each back to PySlowFast's default (--opts KEY DEFAULT) or use what "
-        "its line names.".format(where[0].upper() + where[1:], len(found), "\n".join(lines))
+        "{} PySlowFast setting(s) of this config would be ignored by {}, so the job stops "
+        "before any work:\n{}\nSet each back to PySlowFast's default (--opts KEY DEFAULT) or "
+        "use what its line names.".format(len(found), where, "\n".join(lines))
     )
