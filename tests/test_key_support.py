@@ -15,7 +15,7 @@ from gta_slowfast.engine import key_support
 from gta_slowfast.engine.key_support import HONOURED, NO_EFFECT, REFUSED
 from gta_slowfast.models import build_model
 
-from conftest import CONFIGS, small_cfg
+from conftest import CONFIGS, REPO, small_cfg
 
 main_only = pytest.mark.skipif(
     compat.GENERATION != "main", reason="the key exists on GitHub-main PySlowFast only"
@@ -139,20 +139,61 @@ def test_sub_batchnorm_is_refused_and_the_other_norms_accepted():
     assert key_support.classify("BN.NORM_TYPE")[0] == HONOURED
 
 
-@pytest.mark.parametrize("name", ["GTAResNet", "GTASlowFast", "ResNet", "SlowFast"])
-def test_model_names_the_plugin_builds_are_accepted(name):
-    cfg = gta_slowfast.get_cfg()
-    cfg.MODEL.MODEL_NAME = name
-    key_support.check_config_for_loop(cfg, "plugin")
+def _config(name, *opts):
+    return gta_slowfast.load_config(str(REPO / "configs" / name), list(opts))
+
+
+@pytest.mark.parametrize("config, name", [
+    ("SSv2/C2D_GTA_8x1_R50.yaml", "GTAResNet"),
+    ("SSv2/C2D_8x1_R50.yaml", "ResNet"),
+    ("SSv2/SLOWFAST_GTA_16x8_R50.yaml", "GTASlowFast"),
+    ("SSv2/SLOWFAST_16x8_R50.yaml", "SlowFast"),
+])
+def test_the_name_of_the_model_built_is_accepted_in_both_loops(config, name):
+    cfg = _config(config, "MODEL.MODEL_NAME", name)
+    for loop in key_support.LOOPS:
+        key_support.check_config_for_loop(cfg, loop)
 
 
 @pytest.mark.parametrize("name", ["X3D", "MViT", "ContrastiveModel", "MaskMViT"])
-def test_other_model_names_are_refused(name):
-    cfg = gta_slowfast.get_cfg()
-    cfg.MODEL.MODEL_NAME = name
-    with pytest.raises(ValueError, match=r"MODEL.MODEL_NAME = '{}'.*ResNet and SlowFast "
-                                         r"families only".format(name)):
+def test_models_the_plugin_does_not_build_are_refused_in_its_loop_only(name):
+    cfg = _config("SSv2/C2D_GTA_8x1_R50.yaml", "MODEL.MODEL_NAME", name)
+    with pytest.raises(ValueError, match=r"MODEL.MODEL_NAME = '{}'.*GTA.LOOP pyslowfast".format(name)):
         key_support.check_config_for_loop(cfg, "plugin")
+    key_support.check_config_for_loop(cfg, "pyslowfast")
+
+
+@pytest.mark.skipif(compat.MODEL_REGISTRY is None,
+                    reason="pyslowfast 1.0 picks the model class from MODEL.ARCH")
+@pytest.mark.parametrize("config, name, refusing_loops", [
+    # PySlowFast's ResNet has neither GTA blocks nor TSM's shift: GTA.BLOCK
+    # and GTA.TEMPORAL_SHIFT would be ignored in SlowFast's loop, MODEL_NAME
+    # in the plugin's.
+    ("SSv2/C2D_GTA_8x1_R50.yaml", "ResNet", key_support.LOOPS),
+    ("SSv2/TSM_8x1_R50.yaml", "ResNet", key_support.LOOPS),
+    ("SSv2/SLOWFAST_GTA_16x8_R50.yaml", "SlowFast", key_support.LOOPS),
+    # The plugin's loop builds GTASlowFast for MODEL.ARCH slowfast; SlowFast's
+    # builds the class named.
+    ("SSv2/SLOWFAST_16x8_R50.yaml", "GTAResNet", ("plugin",)),
+    ("SSv2/C2D_8x1_R50.yaml", "SlowFast", ("plugin",)),
+])
+def test_a_model_name_other_than_the_model_a_loop_builds_is_refused(config, name,
+                                                                     refusing_loops):
+    cfg = _config(config, "MODEL.MODEL_NAME", name)
+    for loop in key_support.LOOPS:
+        if loop in refusing_loops:
+            with pytest.raises(ValueError, match=r"MODEL.MODEL_NAME = '{}'".format(name)):
+                key_support.check_config_for_loop(cfg, loop)
+        else:
+            key_support.check_config_for_loop(cfg, loop)
+
+
+@pytest.mark.skipif(compat.MODEL_REGISTRY is not None,
+                    reason="GitHub main picks the model class from MODEL.MODEL_NAME")
+def test_on_pyslowfast_1_0_any_name_of_the_plugins_models_is_accepted():
+    for name in key_support.PLUGIN_MODEL_NAMES:
+        key_support.check_config_for_loop(
+            _config("SSv2/SLOWFAST_GTA_16x8_R50.yaml", "MODEL.MODEL_NAME", name), "plugin")
 
 
 @pytest.mark.parametrize("loop", key_support.LOOPS)

@@ -36,6 +36,8 @@ import math
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
+from gta_slowfast.models.block_spec import STOCK_NONLOCAL
+from gta_slowfast.models.video_models import is_multi_pathway
 
 HONOURED = "honoured"
 REFUSED = "refused"
@@ -64,13 +66,17 @@ TRAIN_CROP_SIZE = (
     "generations) instead"
 )
 PLUGIN_MODELS = (
-    "the plugin builds PySlowFast's ResNet and SlowFast families only; other models: "
-    "PySlowFast's own tools/run_net.py without the plugin"
+    "name the class MODEL.ARCH asks for (ResNet or SlowFast only with GTA.BLOCK NL and "
+    "GTA.TEMPORAL_SHIFT.ENABLE False); other models are built by SlowFast's own loop only "
+    "(GTA.LOOP pyslowfast)"
 )
 
-# MODEL.MODEL_NAME values the plugin builds: its registered classes, and the
-# PySlowFast classes they extend (the same model with GTA.BLOCK NL).
+# MODEL.MODEL_NAME values the plugin builds: its registered classes, for a
+# single-pathway and a multi-pathway MODEL.ARCH, and the PySlowFast classes
+# they extend (the same models with GTA.BLOCK NL and no temporal shift).
 PLUGIN_MODEL_NAMES = ("GTAResNet", "GTASlowFast", "ResNet", "SlowFast")
+SINGLE_PATHWAY_MODEL_NAMES = ("GTAResNet", "ResNet")
+MULTI_PATHWAY_MODEL_NAMES = ("GTASlowFast", "SlowFast")
 
 
 def same_value(value, default):
@@ -83,23 +89,43 @@ def same_value(value, default):
     return value == default
 
 
-def _sub_batchnorm(cfg, value, default):
+def _sub_batchnorm(cfg, value, default, loop):
     return value == "sub_batchnorm"
 
 
-def _unbuilt_model(cfg, value, default):
-    return value not in PLUGIN_MODEL_NAMES
+def _model_not_built(cfg, value, default, loop):
+    """MODEL.MODEL_NAME names another model than the one ``loop`` builds.
+
+    The plugin's loop builds GTAResNet or GTASlowFast as MODEL.ARCH says;
+    SlowFast's own loop builds the class MODEL.MODEL_NAME names, where
+    PySlowFast's ResNet and SlowFast have no GTA.BLOCK nor temporal shift.
+    Where PySlowFast picks the class from MODEL.ARCH (pyslowfast 1.0: no
+    ``compat.MODEL_REGISTRY``), the name only has to be one the plugin
+    builds.
+    """
+    if value not in PLUGIN_MODEL_NAMES:
+        return loop == "plugin"
+    if compat.MODEL_REGISTRY is None:
+        return False
+    stock = "GTA" not in cfg or (cfg.GTA.BLOCK.strip().upper() == STOCK_NONLOCAL
+                                 and not cfg.GTA.TEMPORAL_SHIFT.ENABLE)
+    if value in ("ResNet", "SlowFast") and not stock:
+        return True
+    if loop == "pyslowfast":
+        return False
+    built = MULTI_PATHWAY_MODEL_NAMES if is_multi_pathway(cfg) else SINGLE_PATHWAY_MODEL_NAMES
+    return value not in built
 
 
-def _ensemble_view_sweep(cfg, value, default):
+def _ensemble_view_sweep(cfg, value, default, loop):
     return value == -1
 
 
-def _crop_size_not_train_crop_size(cfg, value, default):
+def _crop_size_not_train_crop_size(cfg, value, default, loop):
     return value != default and value != cfg.DATA.TRAIN_CROP_SIZE
 
 
-def _visualisation_after_testing(cfg, value, default):
+def _visualisation_after_testing(cfg, value, default, loop):
     return bool(value) and bool(cfg.TENSORBOARD.ENABLE)
 
 
@@ -114,7 +140,8 @@ class KeyRule(
         category (str): HONOURED, REFUSED or NO_EFFECT.
         note (str): where the plugin honours it, what it is, or why it has
             no effect.
-        refused_if (callable or None): ``(cfg, value, default) -> bool``,
+        refused_if (callable or None): ``(cfg, value, default, loop) ->
+            bool``,
             True where this value is refused; REFUSED keys default to
             "another value than PySlowFast's default", HONOURED keys with
             one are honoured for the other values only.
@@ -133,10 +160,12 @@ class KeyRule(
     def is_prefix(self):
         return self.pattern.endswith("*")
 
-    def refuses(self, cfg, value, default):
-        """True where ``value`` of this rule's key is refused in ``cfg``."""
+    def refuses(self, cfg, value, default, loop):
+        """True where ``loop`` refuses ``value`` of this rule's key in ``cfg``."""
+        if loop not in self.loops:
+            return False
         if self.refused_if is not None:
-            return bool(self.refused_if(cfg, value, default))
+            return bool(self.refused_if(cfg, value, default, loop))
         return self.category == REFUSED and not same_value(value, default)
 
 
@@ -292,9 +321,11 @@ TABLE = (
     honoured("MODEL.FROZEN_BN", "BatchNorm statistics fixed in training (engine/train.py)"),
     honoured("MODEL.HEAD_ACT", "the head's activation at test: " + _MODEL),
     honoured("MODEL.LOSS_FUNC", "PySlowFast's get_loss_func (engine/train.py)"),
-    honoured("MODEL.MODEL_NAME", "GTAResNet, GTASlowFast, or PySlowFast's ResNet, SlowFast (the "
-                          "same classes with GTA.BLOCK NL); any other model refused",
-      refused_if=_unbuilt_model, remedy=PLUGIN_MODELS),
+    honoured("MODEL.MODEL_NAME", "the model class: the plugin builds GTAResNet for a "
+                                 "single-pathway MODEL.ARCH, GTASlowFast for a multi-pathway "
+                                 "one; PySlowFast's ResNet and SlowFast are the same models "
+                                 "without GTA.BLOCK and GTA.TEMPORAL_SHIFT; another name refused",
+             refused_if=_model_not_built, loops=LOOPS, remedy=PLUGIN_MODELS),
     honoured("MODEL.MULTI_PATHWAY_ARCH", "which archs are SlowFast (models/, datasets/)"),
     honoured("MODEL.NUM_CLASSES", "the head: " + _MODEL),
     honoured("MODEL.SINGLE_PATHWAY_ARCH", "which archs are single-pathway (models/, datasets/)"),
@@ -474,7 +505,7 @@ def refused_settings(cfg, loop):
         if len(rules) != 1:
             if key not in defaults or not same_value(value, default):
                 found.append((key, value, default, None))
-        elif loop in rules[0].loops and rules[0].refuses(cfg, value, default):
+        elif rules[0].refuses(cfg, value, default, loop):
             found.append((key, value, default, rules[0]))
     return found
 
