@@ -40,7 +40,8 @@ def test_the_walk_covers_pyslowfasts_own_keys_and_the_completed_ones():
 
 
 def test_gta_keys_are_the_plugins_not_pyslowfasts_and_not_in_the_table():
-    gta_keys = [key for key in key_support.flatten(gta_slowfast.get_cfg()) if key.startswith("GTA.")]
+    gta_keys = [key for key in key_support.flatten(gta_slowfast.get_cfg())
+                if key.startswith("GTA.")]
     assert gta_keys
     assert not set(gta_keys) & set(key_support.flatten(compat.default_cfg()))
     for key in gta_keys:
@@ -110,11 +111,12 @@ def test_every_refused_key_set_is_named_with_its_value_in_one_error():
     for key in refused:
         assert "\n  {} = ".format(key) in message
     assert "{} PySlowFast setting(s)".format(len(refused)) in message
-    # SlowFast's own loop: only what gta_slowfast's run_net.py lacks (DEMO.ENABLE).
-    run_net_only = [key for key in refused if "pyslowfast" in key_support.rule_for(key).loops]
-    assert run_net_only == (["DEMO.ENABLE"] if compat.GENERATION == "main" else [])
+    # SlowFast's own loop: only what gta_slowfast's run_net.py lacks (DEMO.ENABLE)
+    # and what no PySlowFast code reads (AUG.RE_SPLIT, which the datasets refuse).
+    in_both = [key for key in refused if "pyslowfast" in key_support.rule_for(key).loops]
+    assert in_both == (["AUG.RE_SPLIT", "DEMO.ENABLE"] if compat.GENERATION == "main" else [])
     found = key_support.refused_settings(cfg, "pyslowfast")
-    assert [key for key, _, _, _ in found] == run_net_only
+    assert [key for key, _, _, _ in found] == in_both
 
 
 @main_only
@@ -158,7 +160,8 @@ def test_the_name_of_the_model_built_is_accepted_in_both_loops(config, name):
 @pytest.mark.parametrize("name", ["X3D", "MViT", "ContrastiveModel", "MaskMViT"])
 def test_models_the_plugin_does_not_build_are_refused_in_its_loop_only(name):
     cfg = _config("SSv2/C2D_GTA_8x1_R50.yaml", "MODEL.MODEL_NAME", name)
-    with pytest.raises(ValueError, match=r"MODEL.MODEL_NAME = '{}'.*GTA.LOOP pyslowfast".format(name)):
+    refusal = r"MODEL.MODEL_NAME = '{}'.*GTA.LOOP pyslowfast".format(name)
+    with pytest.raises(ValueError, match=refusal):
         key_support.check_config_for_loop(cfg, "plugin")
     key_support.check_config_for_loop(cfg, "pyslowfast")
 

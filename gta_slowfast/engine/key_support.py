@@ -52,15 +52,16 @@ SLOWFAST_TOOLS = (
     "'Installing into your environment'; pyslowfast 1.0 has no such tools)"
 )
 SLOWFAST_DATASETS = (
-    "PySlowFast's own Kinetics dataset reads it, in SlowFast's own loop (GTA.LOOP "
-    "pyslowfast, TRAIN.DATASET kinetics); the plugin's gta_ssv2, gta_ssv1 and gta_kinetics "
-    "do not"
+    "SlowFast's own loop supports it with PySlowFast's own datasets (GTA.LOOP pyslowfast, "
+    "TRAIN.DATASET kinetics, ssv2 or charades, with a GitHub-main clone whose tools import); "
+    "the plugin's gta_ssv2, gta_ssv1 and gta_kinetics refuse it in either loop"
 )
 SLOWFAST_RUN_NET = (
     "PySlowFast's own tools/run_net.py acts on it after testing, gta_slowfast's "
     "tools/run_net.py does not (in either loop): run SlowFast's tools/run_net.py with the "
     "plugin's keys (README, 'With PySlowFast's own tools/run_net.py')"
 )
+UNREAD = "leave it at its default"
 TRAIN_CROP_SIZE = (
     "set DATA.TRAIN_CROP_SIZE (GitHub main's key, which the plugin reads on both "
     "generations) instead"
@@ -210,20 +211,22 @@ TABLE = (
     refused("TASK", "train_net/test_net's self-supervised modes (ssl, ssl_eval)"),
     # AVA, benchmark, demo, visualisation.
     no_effect("AVA.*", "PySlowFast's Ava dataset and AVA evaluation (detection; DETECTION.ENABLE "
-               "is refused)"),
+              "is refused)"),
     no_effect("BENCHMARK.*", "PySlowFast's tools/benchmark.py (data-loader speed) only"),
     refused("DEMO.ENABLE", "PySlowFast's demo (tools/demo_net.py)", loops=LOOPS,
-      remedy=SLOWFAST_RUN_NET),
-    no_effect("DEMO.*", "PySlowFast's demo (tools/demo_net.py), which DEMO.ENABLE starts (refused)"),
+            remedy=SLOWFAST_RUN_NET),
+    no_effect("DEMO.*", "PySlowFast's demo (tools/demo_net.py), which DEMO.ENABLE starts "
+              "(refused)"),
     refused("VIS_MASK.ENABLE", "test_net's MaskFeat mask visualisation"),
     # BatchNorm.
     no_effect("BN.EPSILON", "defined by pyslowfast 1.0, read by none of its code"),
     no_effect("BN.MOMENTUM", "defined by pyslowfast 1.0, read by none of its code"),
     honoured("BN.GLOBAL_SYNC", "sync BatchNorm over all processes (PySlowFast's get_norm)"),
     honoured("BN.NORM_TYPE", "batchnorm, sync_batchnorm (PySlowFast's get_norm); sub_batchnorm "
-                      "refused: the plugin's loop never aggregates its split statistics",
-      refused_if=_sub_batchnorm),
-    no_effect("BN.NUM_SPLITS", "read by sub_batchnorm only (BN.NORM_TYPE sub_batchnorm is refused)"),
+             "refused: the plugin's loop never aggregates its split statistics",
+             refused_if=_sub_batchnorm),
+    no_effect("BN.NUM_SPLITS", "read by sub_batchnorm only (BN.NORM_TYPE sub_batchnorm is "
+              "refused)"),
     honoured("BN.NUM_SYNC_DEVICES", "sync BatchNorm's group (PySlowFast's get_norm)"),
     honoured("BN.USE_PRECISE_STATS", "precise BatchNorm statistics after each epoch (fvcore)"),
     honoured("BN.NUM_BATCHES_PRECISE", "batches for precise BatchNorm statistics"),
@@ -237,56 +240,59 @@ TABLE = (
     honoured("CONTRASTIVE.BN_SYNC_MLP", "the head's projection: " + _MODEL),
     # Data.
     honoured("DATA.CROP_SIZE", "pyslowfast 1.0's crop size, which sizes its head's pooling; the "
-                               "plugin crops DATA.TRAIN_CROP_SIZE and sets it to that "
-                               "(compat.for_installed_pyslowfast); another value refused",
+             "plugin crops DATA.TRAIN_CROP_SIZE and sets it to that "
+             "(compat.for_installed_pyslowfast); another value refused",
              refused_if=_crop_size_not_train_crop_size, remedy=TRAIN_CROP_SIZE),
     refused("DATA.COLOR_RND_GRAYSCALE", "random grayscale in training", remedy=SLOWFAST_DATASETS),
     no_effect("DATA.DECODING_BACKEND", "which library decodes: the plugin's datasets decode the "
-                               "same frames with PyAV whatever it says"),
+              "same frames with PyAV whatever it says"),
     no_effect("DATA.DECODING_SHORT_SIZE", "read by no PySlowFast code"),
     refused("DATA.DUMMY_LOAD", "the same clip for every item (speed tests)",
-      remedy=SLOWFAST_DATASETS),
+            remedy=SLOWFAST_DATASETS),
     honoured("DATA.ENSEMBLE_METHOD", "sum or max over a video's views (engine/test.py)"),
     no_effect("DATA.IN22K_TRAINVAL", "read by no PySlowFast code"),
     refused("DATA.IN22k_VAL_IN1K", "train_net's validation of an ImageNet-22k model on 1k classes"),
     no_effect("DATA.IN_VAL_CROP_RATIO", "PySlowFast's Imagenet dataset only"),
     honoured("DATA.INPUT_CHANNEL_NUM", "the stem's input channels: " + _MODEL),
     honoured("DATA.INV_UNIFORM_SAMPLE", "short-side jitter drawn by its inverse (datasets/)"),
-    refused("DATA.LOADER_CHUNK_SIZE", "train_net's chunked reading of a huge csv"),
-    refused("DATA.LOADER_CHUNK_OVERALL_SIZE", "train_net's chunked reading of a huge csv"),
+    refused("DATA.LOADER_CHUNK_SIZE", "train_net's chunked reading of a huge csv",
+            remedy=SLOWFAST_DATASETS),
+    refused("DATA.LOADER_CHUNK_OVERALL_SIZE", "train_net's chunked reading of a huge csv",
+            remedy=SLOWFAST_DATASETS),
     honoured("DATA.MEAN", "normalisation (datasets/)"),
-    refused("DATA.MULTI_LABEL", "multi-label training and mAP (Charades)"),
+    refused("DATA.MULTI_LABEL", "multi-label training and mAP (Charades)",
+            remedy=SLOWFAST_DATASETS),
     honoured("DATA.NUM_FRAMES", "frames per clip (datasets/, the model)"),
-    refused("DATA.PATH_LABEL_SEPARATOR", "the csv separator of PySlowFast's Kinetics; gta_kinetics "
-                                   "splits 'path label' at the last whitespace",
-      remedy=SLOWFAST_DATASETS),
+    honoured("DATA.PATH_LABEL_SEPARATOR", "between path and label in gta_kinetics' csv "
+             "(datasets/)"),
     honoured("DATA.PATH_PREFIX", "video files' folder (datasets/)"),
     honoured("DATA.PATH_TO_DATA_DIR", "annotation files' folder (datasets/)"),
     no_effect("DATA.PATH_TO_PRELOAD_IMDB", "PySlowFast's Imagenet dataset only"),
     honoured("DATA.RANDOM_FLIP", "horizontal flip in training (datasets/)"),
     honoured("DATA.REVERSE_INPUT_CHANNEL", "BGR input (datasets/)"),
     honoured("DATA.SAMPLING_RATE", "frame step of dense clips (datasets/)"),
-    refused("DATA.SKIP_ROWS", "rows of PySlowFast's Kinetics csv skipped", remedy=SLOWFAST_DATASETS),
+    refused("DATA.SKIP_ROWS", "rows of PySlowFast's Kinetics csv skipped",
+            remedy=SLOWFAST_DATASETS),
     refused("DATA.SSL_*", _SSL_DATA, remedy=SLOWFAST_DATASETS),
     honoured("DATA.STD", "normalisation (datasets/)"),
     honoured("DATA.TARGET_FPS", "dense clips' frame rate (datasets/; TSN sampling has no rate)"),
     honoured("DATA.TEST_CROP_SIZE", "test crops (datasets/)"),
     refused("DATA.TIME_DIFF_PROB", "frame differences as input, in training",
-      remedy=SLOWFAST_DATASETS),
-    refused("DATA.TRAIN_CROP_NUM_SPATIAL", "several crops of one clip per item (self-supervised)",
-      remedy=SLOWFAST_DATASETS),
+            remedy=SLOWFAST_DATASETS),
+    honoured("DATA.TRAIN_CROP_NUM_SPATIAL", "clips per video and item, times AUG.NUM_SAMPLE "
+             "(datasets/)"),
     refused("DATA.TRAIN_CROP_NUM_TEMPORAL", "several clips of one video per item "
-                                      "(self-supervised)", remedy=SLOWFAST_DATASETS),
+            "(self-supervised)", remedy=SLOWFAST_DATASETS),
     honoured("DATA.TRAIN_CROP_SIZE", "training crops (datasets/), the head's pooling (the model)"),
     honoured("DATA.TRAIN_JITTER_ASPECT_RELATIVE", "random resized crop (datasets/)"),
-    refused("DATA.TRAIN_JITTER_FPS", "frame-rate jitter in training", remedy=SLOWFAST_DATASETS),
-    refused("DATA.TRAIN_JITTER_MOTION_SHIFT", "moving crops in training", remedy=SLOWFAST_DATASETS),
+    honoured("DATA.TRAIN_JITTER_FPS", "frame-rate jitter of dense clips in training (datasets/)"),
+    honoured("DATA.TRAIN_JITTER_MOTION_SHIFT", "PySlowFast's moving random resized crop "
+             "(datasets/)"),
     honoured("DATA.TRAIN_JITTER_SCALES", "short-side scale jitter (datasets/)"),
     honoured("DATA.TRAIN_JITTER_SCALES_RELATIVE", "random resized crop (datasets/)"),
     no_effect("DATA.TRAIN_PCA_EIGVAL", "PySlowFast's Imagenet and Ava datasets only"),
     no_effect("DATA.TRAIN_PCA_EIGVEC", "PySlowFast's Imagenet and Ava datasets only"),
-    refused("DATA.USE_OFFSET_SAMPLING", "PySlowFast's Kinetics' offset clip sampling",
-      remedy=SLOWFAST_DATASETS),
+    honoured("DATA.USE_OFFSET_SAMPLING", "where dense test clips start (datasets/)"),
     no_effect("DATA_LOADER.ENABLE_MULTI_THREAD_DECODE", "decoding speed only"),
     honoured("DATA_LOADER.NUM_WORKERS", "DataLoader workers"),
     honoured("DATA_LOADER.PIN_MEMORY", "DataLoader pinned memory (with CUDA)"),
@@ -294,11 +300,14 @@ TABLE = (
     refused("DETECTION.ENABLE", "the detection head and AVA's training and evaluation"),
     no_effect("DETECTION.*", "the detection head only (DETECTION.ENABLE is refused)"),
     # MaskFeat / MAE.
-    refused("AUG.GEN_MASK_LOADER", "MaskFeat's masks, made by the loader"),
-    refused("AUG.MASK_*", "MaskFeat's masks, made by the loader"),
+    refused("AUG.GEN_MASK_LOADER", "MaskFeat's masks, made by the loader",
+            remedy=SLOWFAST_DATASETS),
+    no_effect("AUG.MASK_*", "MaskFeat's masks, made only with AUG.GEN_MASK_LOADER (refused)"),
     no_effect("AUG.MAX_MASK_PATCHES_PER_BLOCK", "PySlowFast's Imagenet dataset's masks only"),
     no_effect("AUG.COLOR_JITTER", "PySlowFast's Imagenet dataset only"),
-    no_effect("AUG.RE_SPLIT", "read by no PySlowFast code"),
+    refused("AUG.RE_SPLIT", "read by no PySlowFast code (its random erasing takes AUG.RE_COUNT "
+            "as its splits); the plugin's datasets refuse it rather than "
+            "ignore it", loops=LOOPS, remedy=UNREAD),
     honoured("AUG.ENABLE", "RandAugment and random erasing: " + _AUG),
     honoured("AUG.AA_TYPE", "RandAugment: " + _AUG),
     honoured("AUG.INTERPOLATION", "RandAugment: " + _AUG),
@@ -322,15 +331,16 @@ TABLE = (
     honoured("MODEL.HEAD_ACT", "the head's activation at test: " + _MODEL),
     honoured("MODEL.LOSS_FUNC", "PySlowFast's get_loss_func (engine/train.py)"),
     honoured("MODEL.MODEL_NAME", "the model class: the plugin builds GTAResNet for a "
-                                 "single-pathway MODEL.ARCH, GTASlowFast for a multi-pathway "
-                                 "one; PySlowFast's ResNet and SlowFast are the same models "
-                                 "without GTA.BLOCK and GTA.TEMPORAL_SHIFT; another name refused",
+             "single-pathway MODEL.ARCH, GTASlowFast for a multi-pathway "
+             "one; PySlowFast's ResNet and SlowFast are the same models "
+             "without GTA.BLOCK and GTA.TEMPORAL_SHIFT; another name refused",
              refused_if=_model_not_built, loops=LOOPS, remedy=PLUGIN_MODELS),
     honoured("MODEL.MULTI_PATHWAY_ARCH", "which archs are SlowFast (models/, datasets/)"),
     honoured("MODEL.NUM_CLASSES", "the head: " + _MODEL),
     honoured("MODEL.SINGLE_PATHWAY_ARCH", "which archs are single-pathway (models/, datasets/)"),
     # Multigrid.
-    refused("MULTIGRID.*", "multigrid training (long and short cycles of batch, frames and crop)"),
+    refused("MULTIGRID.*", "multigrid training (long and short cycles of batch, frames and crop)",
+            remedy=SLOWFAST_DATASETS),
     # Other model families: built only for a MODEL.MODEL_NAME that is refused.
     no_effect("MVIT.*", "MViT's (MODEL.MODEL_NAME MViT is refused)"),
     no_effect("X3D.*", "X3D's (MODEL.MODEL_NAME X3D is refused)"),
@@ -371,12 +381,12 @@ TABLE = (
     honoured("TENSORBOARD.HISTOGRAM.*", _TENSORBOARD + " (plot_eval)"),
     no_effect("TENSORBOARD.PREDICTIONS_PATH", "PySlowFast's tools/visualization.py only"),
     refused("TENSORBOARD.MODEL_VIS.ENABLE", "model visualisation after testing (with "
-                                      "TENSORBOARD.ENABLE)",
-      refused_if=_visualisation_after_testing, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
+            "TENSORBOARD.ENABLE)",
+            refused_if=_visualisation_after_testing, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
     no_effect("TENSORBOARD.MODEL_VIS.*", "PySlowFast's tools/visualization.py only"),
     refused("TENSORBOARD.WRONG_PRED_VIS.ENABLE", "wrong-prediction visualisation after testing "
-                                           "(with TENSORBOARD.ENABLE)",
-      refused_if=_visualisation_after_testing, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
+            "(with TENSORBOARD.ENABLE)",
+            refused_if=_visualisation_after_testing, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
     no_effect("TENSORBOARD.WRONG_PRED_VIS.*", "PySlowFast's tools/visualization.py only"),
     # Testing.
     honoured("TEST.BATCH_SIZE", "test batch per machine (datasets/loader.py)"),
@@ -385,8 +395,8 @@ TABLE = (
     honoured("TEST.DATASET", "the test dataset"),
     honoured("TEST.ENABLE", "tools/run_net.py tests"),
     honoured("TEST.NUM_ENSEMBLE_VIEWS", "clips per video (datasets/, engine/test.py); -1, "
-                                 "PySlowFast's run_net.py sweep over 1, 3, 5, 7, 10, refused",
-      refused_if=_ensemble_view_sweep, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
+             "PySlowFast's run_net.py sweep over 1, 3, 5, 7, 10, refused",
+             refused_if=_ensemble_view_sweep, loops=LOOPS, remedy=SLOWFAST_RUN_NET),
     honoured("TEST.NUM_SPATIAL_CROPS", "crops per clip (datasets/, engine/test.py)"),
     honoured("TEST.NUM_TEMPORAL_CLIPS", "one test per value (engine/test.py)"),
     honoured("TEST.SAVE_RESULTS_PATH", "predictions and labels pickled (engine/test.py)"),
