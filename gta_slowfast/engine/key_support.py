@@ -496,9 +496,11 @@ def refused_settings(cfg, loop):
             refused key).
         loop (str): "plugin" (the plugin's training and test loop) or
             "pyslowfast" (SlowFast's tools/train_net.py and test_net.py,
-            started by gta_slowfast's tools/run_net.py: only what that
-            run_net.py itself lacks is refused; the plugin's datasets check
-            their own keys).
+            started by gta_slowfast's tools/run_net.py: refused there are
+            only what that run_net.py lacks, AUG.RE_SPLIT, and a
+            MODEL.MODEL_NAME whose PySlowFast class would leave GTA.BLOCK or
+            GTA.TEMPORAL_SHIFT unbuilt; the plugin's datasets check their
+            own keys).
     Returns:
         list of (key, value, default, KeyRule); default None for a key
         the installed PySlowFast's defaults lack.
