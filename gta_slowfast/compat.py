@@ -116,6 +116,8 @@ __all__ = [
     "POOL1",
     "complete_config",
     "config_value",
+    "create_local_process_groups",
+    "ddp_communication_hook",
     "default_cfg",
     "find_pyslowfast_tools",
     "for_installed_pyslowfast",
@@ -147,27 +149,83 @@ def installed_arch(arch):
 
 def sync_batchnorm_unavailable(cfg):
     """Why ``BN.NORM_TYPE: sync_batchnorm`` cannot be built in this job, or
-    None where it can: GitHub main's ``NaiveSyncBatchNorm3d`` needs GPUs and
-    asserts at construction that the processes per machine come in groups of
-    ``BN.NUM_SYNC_DEVICES`` (unless ``BN.GLOBAL_SYNC``); pyslowfast 1.0 has
-    no sync BN.
+    None where it can: pyslowfast 1.0 has no sync BN; GitHub main's
+    ``NaiveSyncBatchNorm3d`` (pytorchvideo's) asserts at construction that
+    this machine's processes come in groups of ``BN.NUM_SYNC_DEVICES``
+    (unless ``BN.GLOBAL_SYNC``). It synchronises over whatever backend the
+    process group has, gloo on the CPU included; in one process it
+    normalises as plain BatchNorm.
 
     Returns:
         str or None
+    Raises:
+        RuntimeError: a process group of several processes is running
+            without the per-machine groups ``create_local_process_groups``
+            makes, which pytorchvideo's BatchNorm would assert on.
     """
     if GENERATION != "main":
         return "pyslowfast {} has no synchronised BatchNorm".format(GENERATION)
-    if not cfg.NUM_GPUS:
-        return "NUM_GPUS is 0"
     if cfg.BN.GLOBAL_SYNC:
         return None
-    from pytorchvideo.layers.distributed import get_local_size
+    from pytorchvideo.layers import distributed as pytorchvideo_distributed
 
-    if get_local_size() % cfg.BN.NUM_SYNC_DEVICES:
+    several = torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
+    if several and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
+        raise RuntimeError(
+            "BN.NORM_TYPE sync_batchnorm with BN.GLOBAL_SYNC False synchronises within each "
+            "machine's process group, and none was created: start the job with "
+            "gta_slowfast.engine.launch.launch_job (tools/run_net.py, torchrun), or call "
+            "gta_slowfast.compat.create_local_process_groups after joining the process group."
+        )
+    local_size = pytorchvideo_distributed.get_local_size()
+    if (cfg.BN.NUM_SYNC_DEVICES or 0) > 0 and local_size % cfg.BN.NUM_SYNC_DEVICES:
         return "{} process(es) per machine do not form groups of BN.NUM_SYNC_DEVICES = {}".format(
-            get_local_size(), cfg.BN.NUM_SYNC_DEVICES
+            local_size, cfg.BN.NUM_SYNC_DEVICES
         )
     return None
+
+
+def create_local_process_groups(processes_per_machine, shard_id):
+    """Creates the per-machine process groups that GitHub main's sync BN
+    (``BN.NUM_SYNC_DEVICES``) and ``get_local_size``/``get_local_rank``
+    read, in every process of a job that has joined its process group;
+    nothing on pyslowfast 1.0.
+
+    pytorchvideo's ``init_distributed_training`` (what PySlowFast's own
+    ``slowfast.utils.distributed.init_distributed_training`` calls with
+    NUM_GPUS) makes them for several processes per machine, counting CPU
+    processes too here; for one process per machine it makes none, and
+    then each process is its machine's group. A collective call: every
+    process of the job makes it, in the same order.
+
+    Args:
+        processes_per_machine (int): processes on each machine (GPUs, or
+            CPU processes).
+        shard_id (int): this machine's index (SHARD_ID); with one process
+            per machine, also its rank.
+    """
+    if GENERATION != "main":
+        return
+    from pytorchvideo.layers import distributed as pytorchvideo_distributed
+
+    if processes_per_machine > 1:
+        pytorchvideo_distributed.init_distributed_training(processes_per_machine, shard_id)
+        return
+    world = torch.distributed.get_world_size()
+    groups = [torch.distributed.new_group([rank]) for rank in range(world)]
+    pytorchvideo_distributed._LOCAL_PROCESS_GROUP = groups[torch.distributed.get_rank()]
+
+
+def ddp_communication_hook(cfg):
+    """The DDP communication hook ``cfg`` asks for, or None: with GitHub
+    main's ``MODEL.FP16_ALLREDUCE``, torch's ``fp16_compress_hook``
+    (gradients averaged in fp16), which main's ``build_model`` registers;
+    pyslowfast 1.0 has no such key."""
+    if not cfg.MODEL.get("FP16_ALLREDUCE", False):
+        return None
+    from torch.distributed.algorithms.ddp_comm_hooks import default as default_hooks
+
+    return default_hooks.fp16_compress_hook
 
 
 def for_installed_pyslowfast(cfg):

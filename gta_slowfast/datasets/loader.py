@@ -7,6 +7,7 @@ from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
+from gta_slowfast.engine.distributed import processes_per_machine
 
 
 def build_dataset(name, cfg, split):
@@ -31,9 +32,10 @@ def construct_loader(cfg, split):
     the last partial batch; "val" reads TRAIN.DATASET in order; "test"
     reads TEST.DATASET in ``VideoViewBatchSampler``'s batches, which keep
     each video's views in one worker. The batch size (TRAIN.BATCH_SIZE for
-    train and val, TEST.BATCH_SIZE for test) is the total over processes:
-    each of a distributed run's processes reads its share. NUM_GPUS plays no
-    part, so NUM_GPUS 0 (CPU) works.
+    train and val, TEST.BATCH_SIZE for test) is, as in PySlowFast, each
+    machine's: each of a machine's processes (one per GPU, or its CPU
+    processes) reads ``per_process_batch_size``, and a step's batch is
+    BATCH_SIZE x NUM_SHARDS. NUM_GPUS 0 (CPU) works.
 
     Args:
         cfg (CfgNode): config.
@@ -50,12 +52,11 @@ def construct_loader(cfg, split):
     check_mode(split)
     training = split == "train"
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
-    batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    batch_size = per_process_batch_size(cfg, split)
     dataset = build_dataset(name, cfg, split)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     world_size = torch.distributed.get_world_size() if distributed else 1
     rank = torch.distributed.get_rank() if distributed else 0
-    batch_size = max(1, batch_size // world_size)
     options = dict(
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
@@ -88,6 +89,26 @@ def construct_loader(cfg, split):
         collate_fn=collate,
         **options,
     )
+
+
+def per_process_batch_size(cfg, split):
+    """The videos each process reads a step: TEST.BATCH_SIZE ("test") or
+    TRAIN.BATCH_SIZE (other splits), which is per machine as in PySlowFast,
+    over this machine's processes.
+
+    Raises:
+        ValueError: the batch does not divide among the machine's processes
+            (PySlowFast asserts the same of NUM_GPUS).
+    """
+    key = "TEST.BATCH_SIZE" if split == "test" else "TRAIN.BATCH_SIZE"
+    batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    processes = processes_per_machine(cfg)
+    if batch_size % processes:
+        raise ValueError(
+            "{} {} is the batch of each machine, read by its {} processes: make it a multiple "
+            "of {}.".format(key, batch_size, processes, processes)
+        )
+    return batch_size // processes
 
 
 def shuffle_dataset(loader, epoch):

@@ -14,6 +14,25 @@ def rank():
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+def processes_per_machine(cfg):
+    """Number of the job's processes on each machine (1 without a process
+    group): the job's processes shared by its NUM_SHARDS machines, as the
+    launcher and torchrun lay them out (one per GPU, or CPU processes).
+
+    Raises:
+        ValueError: the processes do not divide among NUM_SHARDS machines.
+    """
+    processes = world_size()
+    if processes == 1:
+        return 1
+    if processes % cfg.NUM_SHARDS:
+        raise ValueError(
+            "{} processes do not divide among NUM_SHARDS = {} machines: start the same number "
+            "of processes on each machine.".format(processes, cfg.NUM_SHARDS)
+        )
+    return processes // cfg.NUM_SHARDS
+
+
 def is_master():
     """True on the process that logs and writes files."""
     return rank() == 0
