@@ -165,6 +165,18 @@ def add_gta_config(cfg):
     # fixes its own count in code, 10 or 100 tries by dataset).
     cfg.GTA.DATA.MAX_RETRIES = 10
 
+    # Which training and test loop tools/run_net.py runs:
+    #   "auto":       PySlowFast's own tools/train_net.py and test_net.py
+    #                 where they can be imported (GitHub main), else the
+    #                 plugin's loop (pyslowfast 1.0, which ships no tools;
+    #                 PYSLOWFAST_ROOT set empty);
+    #   "pyslowfast": PySlowFast's tools; where they cannot be used, an
+    #                 error before any work that says why;
+    #   "plugin":     the plugin's loop (gta_slowfast/engine/).
+    # PySlowFast has no such key: its run_net.py only has its own tools to
+    # run. The first log line of a run names the loop and why.
+    cfg.GTA.LOOP = "auto"
+
     # The plugin's training loop (used where PySlowFast's own tools are not).
     cfg.GTA.TRAIN = CfgNode()
 
