@@ -16,8 +16,10 @@ import os
 from gta_slowfast import compat
 from gta_slowfast.config import check_choice
 from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoint
+from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
+from gta_slowfast.engine.test import check_test_config
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ def run_job(cfg, init_method):
     """
     check_checkpoint_files(cfg)
     loop = choose_loop(cfg)
+    check_config_for_loop(cfg, loop.name)
+    if loop.name == "plugin" and cfg.TEST.ENABLE:
+        check_test_config(cfg)
     if started_by_torchrun():
         cfg = torchrun_layout(cfg)
     cfg = compat.prepare_config(cfg)
@@ -101,16 +106,23 @@ def _plugin_loop(reason):
 
 def check_checkpoint_files(cfg):
     """Fails before any work where a checkpoint the job will load is not a
-    file: TEST.CHECKPOINT_FILE_PATH when testing, TRAIN.CHECKPOINT_FILE_PATH
-    when training does not resume from OUTPUT_DIR's own checkpoints.
+    file: TEST.CHECKPOINT_FILE_PATH when testing; TRAIN.CHECKPOINT_FILE_PATH
+    when training does not resume from OUTPUT_DIR's own checkpoints, or when
+    testing falls back to it (no TEST.CHECKPOINT_FILE_PATH and no checkpoint
+    in OUTPUT_DIR, as PySlowFast's ``load_test_checkpoint``).
 
     Raises:
         FileNotFoundError: naming the key, the path and the way out.
     """
-    resumes = cfg.TRAIN.AUTO_RESUME and last_checkpoint(cfg.OUTPUT_DIR)
+    own = last_checkpoint(cfg.OUTPUT_DIR)
+    used_by = {
+        "TRAIN": (cfg.TRAIN.ENABLE and not (cfg.TRAIN.AUTO_RESUME and own))
+        or (cfg.TEST.ENABLE and not cfg.TEST.CHECKPOINT_FILE_PATH and not own),
+        "TEST": cfg.TEST.ENABLE,
+    }
     for name in ("TRAIN", "TEST"):
         path = cfg[name].CHECKPOINT_FILE_PATH
-        used = cfg[name].ENABLE and not (name == "TRAIN" and resumes)
+        used = used_by[name]
         if path and used and not os.path.isfile(path):
             raise FileNotFoundError(
                 "{}.CHECKPOINT_FILE_PATH names no file: {} (working directory {}). Give the "
