@@ -97,6 +97,6 @@ def test_torchrun_starts_the_job_from_its_environment(tmp_path):
     assert "Training in 2 processes" in result.output
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]
     # 16 videos, batch 4 over 2 processes: 4 iterations of 2 videos each.
-    assert json_stats(out, "train_iter")[-1]["iter"] == "4/4"
+    assert json_stats(out, "train_iter_")[-1]["iter"] == "4/4"
     (final,) = json_stats(out, "test_final")
     assert final["videos"] == 8
