@@ -133,7 +133,7 @@ def test_mixup_mixes_the_clips_and_the_targets_with_label_smoothing(tmp_path):
     # smoothing 0.1 over 5 classes puts 0.02 off and 0.92 on the label.
     off, on = 0.1 / 5, 1 - 0.1 + 0.1 / 5
     one_hot = torch.full((4, 5), off).scatter_(1, labels[:, None], on)
-    lam = float((targets[0, 0] - one_hot.flip(0)[0, 0]) / (one_hot[0, 0] - one_hot.flip(0)[0, 0]))
+    lam = float((targets[0, 0] - off) / (on - off))  # clip 0 (label 0) is mixed with clip 3
     assert 0.0 < lam < 1.0
     assert torch.allclose(targets, lam * one_hot + (1 - lam) * one_hot.flip(0), atol=1e-6)
     assert torch.allclose(mixed, lam * x + (1 - lam) * x.flip(0), atol=1e-5)
@@ -147,7 +147,8 @@ def unclipped_gradients():
     return reference_gradients(cfg, one_batch(cfg))
 
 
-@pytest.mark.parametrize("clip", [("SOLVER.CLIP_GRAD_L2NORM", 0.01), ("SOLVER.CLIP_GRAD_VAL", 1e-4)])
+@pytest.mark.parametrize("clip", [("SOLVER.CLIP_GRAD_L2NORM", 0.01),
+                                  ("SOLVER.CLIP_GRAD_VAL", 1e-4)])
 def test_clipping_bounds_the_sgd_step_and_grad_norm_is_recorded(tmp_path, clip,
                                                                   unclipped_gradients):
     cfg = tiny_cfg(*SGD, *clip)
@@ -212,7 +213,8 @@ def test_checkpoint_epoch_reset_false_continues_true_restarts(tmp_path, caplog):
     assert state.epoch == 3  # continues after the file's (0-based) epoch 2
     loaded = state.optimizer.state_dict()["state"]
     assert loaded.keys() == saved.keys() and saved
-    assert all(torch.equal(loaded[k]["momentum_buffer"], saved[k]["momentum_buffer"]) for k in saved)
+    assert all(torch.equal(loaded[k]["momentum_buffer"], saved[k]["momentum_buffer"])
+               for k in saved)
     assert all(torch.equal(a, b) for a, b in zip(state.model.state_dict().values(),
                                                    model.state_dict().values()))
 

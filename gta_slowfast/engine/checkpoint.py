@@ -377,9 +377,10 @@ def load_training_checkpoint(cfg, model, optimizer, scaler=None):
         strict=False,
     )
     if cfg.TRAIN.CHECKPOINT_EPOCH_RESET or "epoch" not in state:
-        logger.info("Loaded the weights of %s; training starts at epoch 1 with a fresh optimizer%s.",
-                    path, " (TRAIN.CHECKPOINT_EPOCH_RESET)" if cfg.TRAIN.CHECKPOINT_EPOCH_RESET
-                    else ": the file holds no epoch")
+        why = (" (TRAIN.CHECKPOINT_EPOCH_RESET)" if cfg.TRAIN.CHECKPOINT_EPOCH_RESET
+               else ": the file holds no epoch")
+        logger.info("Loaded the weights of %s; training starts at epoch 1 with a fresh "
+                    "optimizer%s.", path, why)
         return -1
     if "model_state" not in state or not is_checkpoint_of(target, model_state):
         logger.info(
@@ -447,7 +448,7 @@ def load_pretrained(path, checkpoint_type, model):
         load_checkpoint(path, model)
 
 
-def pyslowfast_checkpoint(path, model, output_dir):
+def pyslowfast_checkpoint(path, model, output_dir, clear_name_pattern=(), inflate=False):
     """A file that PySlowFast's own ``load_checkpoint`` reads as meant for
     ``model``.
 
@@ -461,14 +462,21 @@ def pyslowfast_checkpoint(path, model, output_dir):
     ``output_dir/converted_weights/``: weights only, so training starts at
     the first epoch with a fresh optimizer.
 
+    Args:
+        clear_name_pattern (tuple): TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN, applied
+            before matching (``clear_name_patterns``); PySlowFast's loader
+            finds no pattern left in the converted names.
+        inflate (bool): TRAIN.CHECKPOINT_INFLATE (``inflate_2d_kernels``);
+            the converted kernels already have the model's shapes.
     Returns:
         str: the file for PySlowFast's loader.
     """
     state = read_checkpoint(path)
-    model_state = model_state_of(state, path)
-    if "model_state" in state and is_checkpoint_of(model, model_state):
+    raw_state = model_state_of(state, path)
+    if "model_state" in state and is_checkpoint_of(model, raw_state):
         return path
-    weights = matching_weights(model, model_state, path)
+    model_state = clear_name_patterns(raw_state, clear_name_pattern)
+    weights = matching_weights(model, model_state, path, inflate=inflate)
     stem = os.path.splitext(os.path.basename(path))[0]
     converted = os.path.join(output_dir, "converted_weights", stem + ".pyth")
     os.makedirs(os.path.dirname(converted), exist_ok=True)

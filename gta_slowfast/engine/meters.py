@@ -124,9 +124,9 @@ class TrainMeter:
             mean = sum(previous) / len(previous)
             if loss > self.explosion_factor * mean:
                 raise RuntimeError(
-                    "Loss explosion: the loss {:.6g} is more than TRAIN.KILL_LOSS_EXPLOSION_FACTOR"
-                    " = {} times the mean {:.6g} of the 5 iterations before; training "
-                    "stopped.".format(loss, self.explosion_factor, mean)
+                    "Loss explosion: the loss {:.6g} is more than "
+                    "TRAIN.KILL_LOSS_EXPLOSION_FACTOR = {} times the mean {:.6g} of the 5 "
+                    "iterations before; training stopped.".format(loss, self.explosion_factor, mean)
                 )
 
     def log_iter(self, epoch, cur_iter):

@@ -212,7 +212,8 @@ def train_epoch(loader, iterations, state, precision, meter, stopper, objective,
         state.iteration += 1
         top1, top5 = topk_errors(*objective.scored_against(preds.detach(), targets))
         stats = torch.tensor([loss.item(), float(grad_norm), top1, top5], device=device)
-        loss_value, grad_norm, top1, top5 = distributed.all_reduce([stats], average=True)[0].tolist()
+        stats = distributed.all_reduce([stats], average=True)[0]
+        loss_value, grad_norm, top1, top5 = stats.tolist()
         meter.update(top1, top5, loss_value, lr, grad_norm,
                      labels.numel() * distributed.world_size())
         meter.iter_toc()
