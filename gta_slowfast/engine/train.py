@@ -358,13 +358,16 @@ def train(cfg):
                 train_loader.sampler.start_at(state.iteration * train_loader.batch_size)
                 train_epoch(train_loader, iterations, state, precision, meter, stopper,
                             objective, writer)
-                if cfg.BN.USE_PRECISE_STATS and get_bn_modules(model):
+                saves = _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg)
+                evaluates = _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg)
+                # As PySlowFast: precise statistics for the epochs saved or validated.
+                if (saves or evaluates) and cfg.BN.USE_PRECISE_STATS and get_bn_modules(model):
                     calculate_precise_bn(train_loader, model, cfg.BN.NUM_BATCHES_PRECISE, device)
                 state.epoch, state.iteration = epoch + 1, 0
-                if _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg):
+                if saves:
                     state.save()
                     stopper.timer.restart()
-                if _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg):
+                if evaluates:
                     eval_epoch(val_loader, model, val_meter, epoch, cfg, writer)
     finally:
         if writer is not None:
