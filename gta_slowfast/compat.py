@@ -123,12 +123,17 @@ __all__ = [
     "config_value",
     "create_local_process_groups",
     "ddp_communication_hook",
+    "cpu_mem_usage",
     "default_cfg",
     "find_pyslowfast_tools",
     "for_installed_pyslowfast",
+    "gpu_mem_usage",
+    "grad_norm",
     "installed_arch",
     "installed_default",
     "multiple_samples_collate",
+    "log_model_info",
+    "mixup",
     "norm_module",
     "random_augment",
     "random_erasing",
@@ -281,6 +286,14 @@ def complete_config(cfg):
       main's defaults: ``DATA.RANDOM_FLIP`` (True), ``DATA.INV_UNIFORM_SAMPLE``
       (False), ``DATA.REVERSE_INPUT_CHANNEL`` (False), and
       ``DATA.TARGET_FPS`` (30, the rate 1.0's own decoder resamples to).
+      whatever they say, see ``for_installed_pyslowfast``); and the training
+      switches of GitHub main's ``train_net`` that need nothing of main's
+      code: ``SOLVER.CLIP_GRAD_VAL``, ``SOLVER.CLIP_GRAD_L2NORM``,
+      ``TRAIN.KILL_LOSS_EXPLOSION_FACTOR``, ``TRAIN.CHECKPOINT_EPOCH_RESET``,
+      ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``, ``TRAIN.CHECKPOINT_IN_INIT``
+      and ``LOG_MODEL_INFO``, with main's defaults (1.0's loader already
+      continues from a checkpoint's epoch and optimizer, as
+      ``CHECKPOINT_EPOCH_RESET: False``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -333,6 +346,15 @@ def complete_config(cfg):
         # The frame rate DATA.SAMPLING_RATE counts frames at, as GitHub
         # main's DATA.TARGET_FPS (1.0's decoder: always 30).
         cfg.DATA.TARGET_FPS = 30
+    if "CLIP_GRAD_VAL" not in cfg.SOLVER:
+        # GitHub main's training switches, with its defaults.
+        cfg.SOLVER.CLIP_GRAD_VAL = None
+        cfg.SOLVER.CLIP_GRAD_L2NORM = None
+        cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
+        cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False
+        cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
+        cfg.TRAIN.CHECKPOINT_IN_INIT = False
+        cfg.LOG_MODEL_INFO = True
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
@@ -481,19 +503,6 @@ def norm_module(cfg):
     return nn.BatchNorm3d
 
 
-def tensorboard_writer(cfg):
-    """PySlowFast's ``TensorboardWriter`` for ``cfg`` where
-    TENSORBOARD.ENABLE, else None. Only GitHub main has the TENSORBOARD
-    keys and the writer; pyslowfast 1.0's config refuses the keys by name.
-
-    Returns:
-        slowfast.visualization.tensorboard_vis.TensorboardWriter or None
-    """
-    if "TENSORBOARD" not in cfg or not cfg.TENSORBOARD.ENABLE:
-        return None
-    from slowfast.visualization.tensorboard_vis import TensorboardWriter
-
-    return TensorboardWriter(cfg)
 def prepare_config(cfg):
     """What PySlowFast's ``tools/run_net.py`` does to a config before any
     work, done for either loop: GitHub main's ``assert_and_infer_cfg`` on a
@@ -611,6 +620,78 @@ class PySlowFastTool:
     def __call__(self, cfg):
         module, _ = _tool_module(self.tools_dir, self.module)
         return getattr(module, self.function)(cfg)
+
+
+def mixup(cfg):
+    """PySlowFast's ``MixUp`` built from ``MIXUP.*`` as GitHub main's
+    ``train_net`` builds it, or None where MIXUP.ENABLE is off (or on 1.0,
+    which has neither the keys nor the class)."""
+    if "MIXUP" not in cfg or not cfg.MIXUP.ENABLE:
+        return None
+    from slowfast.datasets.mixup import MixUp
+
+    return MixUp(
+        mixup_alpha=cfg.MIXUP.ALPHA,
+        cutmix_alpha=cfg.MIXUP.CUTMIX_ALPHA,
+        mix_prob=cfg.MIXUP.PROB,
+        switch_prob=cfg.MIXUP.SWITCH_PROB,
+        label_smoothing=cfg.MIXUP.LABEL_SMOOTH_VALUE,
+        num_classes=cfg.MODEL.NUM_CLASSES,
+    )
+
+
+def grad_norm(parameters):
+    """The L2 norm of the gradients of ``parameters`` (0-dim tensor):
+    GitHub main's ``optimizer.get_grad_norm_``; on 1.0, which has none,
+    torch's ``get_total_norm`` of the same gradients."""
+    if GENERATION == "main":
+        from slowfast.models.optimizer import get_grad_norm_
+
+        return get_grad_norm_(parameters)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.tensor(0.0)
+
+
+def gpu_mem_usage():
+    """PySlowFast's ``misc.gpu_mem_usage`` in GB (1.0's returns MB)."""
+    from slowfast.utils.misc import gpu_mem_usage as usage
+
+    return usage() if GENERATION == "main" else usage() / 1024
+
+
+def cpu_mem_usage():
+    """GitHub main's ``misc.cpu_mem_usage``: (used, total) RAM in GB; None
+    on 1.0, which has no such function."""
+    if GENERATION != "main":
+        return None
+    from slowfast.utils.misc import cpu_mem_usage as usage
+
+    return usage()
+
+
+def log_model_info(model, cfg):
+    """PySlowFast's ``misc.log_model_info`` for ``model`` (not DDP-wrapped):
+    on GitHub main with the training input (parameters, GFLOPs and
+    activations of one clip, as its ``train_net``), on 1.0 the parameters
+    and memory it logs."""
+    from slowfast.utils import misc
+
+    if GENERATION == "main":
+        misc.log_model_info(model, cfg, use_train_input=True)
+    else:
+        misc.log_model_info(model)
+
+
+def tensorboard_writer(cfg):
+    """GitHub main's ``TensorboardWriter(cfg)`` (event files under
+    OUTPUT_DIR/TENSORBOARD.LOG_DIR, or ``runs-<TRAIN.DATASET>``) where
+    TENSORBOARD.ENABLE; None where off, or on 1.0, which has neither."""
+    if "TENSORBOARD" not in cfg or not cfg.TENSORBOARD.ENABLE:
+        return None
+    with _detectron2_stand_in():
+        from slowfast.visualization.tensorboard_vis import TensorboardWriter
+
+    return TensorboardWriter(cfg)
 
 
 class PySlowFastTools:

@@ -270,6 +270,6 @@ def test_torchrun_starts_the_job_from_its_environment(tmp_path):
     assert "plain BatchNorm instead" not in result.output
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]
     # 16 videos, batch 4 per machine over its 2 processes: 4 iterations of 2 videos each.
-    assert json_stats(out, "train_iter")[-1]["iter"] == "4/4"
+    assert json_stats(out, "train_iter_")[-1]["iter"] == "4/4"
     (final,) = json_stats(out, "test_final")
     assert final["videos"] == 8

@@ -40,8 +40,9 @@ def test_train_resume_test_ensemble(data_dir, tmp_path):
     checkpoints = out / "checkpoints"
     log = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False)
     assert os.listdir(checkpoints) == ["checkpoint_epoch_00001.pyth"]
-    iters = json_stats(out, "train_iter")
-    assert iters and {"loss", "lr", "eta", "time_diff", "top1_err", "top5_err"} <= set(iters[0])
+    iters = json_stats(out, "train_iter_")
+    assert iters and {"loss", "lr", "eta", "dt", "dt_data", "dt_net", "grad_norm", "gpu_mem",
+                      "top1_err", "top5_err"} <= set(iters[0])
     assert iters[-1]["iter"] == "4/4"  # 16 training videos, batch 4
     assert len(json_stats(out, "train_epoch")) == 1
     assert len(json_stats(out, "val_epoch")) == 1

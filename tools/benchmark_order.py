@@ -86,7 +86,7 @@ def curves(output_dir):
     train, val = [], []
     with open(os.path.join(output_dir, "json_stats.log")) as stream:
         for line in stream:
-            row = json.loads(line)
+            row = json.loads(line.partition("json_stats: ")[2])
             epoch = int(str(row.get("epoch", "0/0")).split("/")[0])
             kind = row.get("_type", row.get("split"))
             if kind == "train_epoch":

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import torch
 
-from gta_slowfast import compat
 from gta_slowfast.datasets import construct_loader
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import atomic_write, last_checkpoint, load_pretrained
@@ -24,6 +23,7 @@ from gta_slowfast.engine.meters import (
     log_test_iter,
     topk_errors,
 )
+from gta_slowfast.engine.tensorboard import open_writer
 from gta_slowfast.models import build_model
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def multi_view_test(cfg, model, checkpoint):
     views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     num_videos = videos_in(dataset, views)
     meter = TestMeter(num_videos, cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD)
-    writer = compat.tensorboard_writer(cfg) if distributed.is_master() else None
+    writer = open_writer(cfg)
     try:
         result = score_videos(cfg, model, loader, meter, views)
         unreadable = int((~result.scored).sum())
