@@ -113,7 +113,7 @@ def tiny_opts(output_dir, num_classes, *opts):
         "RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 32, "DATA.TEST_CROP_SIZE", 32,
         "DATA.TRAIN_JITTER_SCALES", "[40, 48]", "TRAIN.BATCH_SIZE", 4, "TEST.BATCH_SIZE", 4,
         "DATA_LOADER.NUM_WORKERS", 0, "SOLVER.MAX_EPOCH", 1, "LOG_PERIOD", 1,
-        "BN.USE_PRECISE_STATS", False, "TRAIN.CHECKPOINT_FILE_PATH", "",
+        "BN.USE_PRECISE_STATS", False, "TRAIN.CHECKPOINT_FILE_PATH", "", "LOG_MODEL_INFO", False,
     ] + list(opts)]
 
 

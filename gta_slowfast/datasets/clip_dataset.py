@@ -136,6 +136,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
         check_mode(mode)
         check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
         check_data_keys(cfg, resize_to)
+        if mode == "train" and resize_to and (
+            list(cfg.DATA.TRAIN_JITTER_SCALES) != compat.installed_default("DATA.TRAIN_JITTER_SCALES")
+        ):
+            logger.warning(
+                "DATA.TRAIN_JITTER_SCALES %s is not used: GTA.DATA.RESIZE %s gives every frame "
+                "a fixed size (set GTA.DATA.RESIZE [] for PySlowFast's short-side jitter).",
+                list(cfg.DATA.TRAIN_JITTER_SCALES), list(resize_to))
         if not video_paths:
             raise ValueError(
                 "No videos in the {} split: {} lists none.".format(mode, annotation_file)

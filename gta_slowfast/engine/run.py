@@ -156,7 +156,10 @@ def weights_for_pyslowfast_tools(cfg):
     cpu_cfg.NUM_GPUS = 0
     model = build_model(cpu_cfg)
     for name in names:
+        training = name == "TRAIN"
         cfg[name].CHECKPOINT_FILE_PATH = pyslowfast_checkpoint(
-            cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR
+            cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR,
+            clear_name_pattern=cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN if training else (),
+            inflate=training and cfg.TRAIN.CHECKPOINT_INFLATE,
         )
     return cfg

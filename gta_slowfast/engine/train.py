@@ -105,10 +105,10 @@ class TrainingState:
             return
         self.epoch = restore(state, path, self.model, self.optimizer, self.scaler) + 1
         self.iteration = state.get("iteration", 0)
-        layout = (cfg.TRAIN.BATCH_SIZE, distributed.world_size())
+        layout = (step_batch_size(cfg), distributed.world_size())
         if self.iteration and (state.get("batch_size"), state.get("world_size")) != layout:
             logger.warning(
-                "%s was written mid-epoch with TRAIN.BATCH_SIZE %s over %s processes, not %s "
+                "%s was written mid-epoch with steps of %s videos over %s processes, not %s "
                 "over %s: epoch %d restarts from its first iteration.",
                 path, state.get("batch_size"), state.get("world_size"), *layout, self.epoch + 1)
             self.iteration = 0
@@ -126,9 +126,15 @@ class TrainingState:
         return save_checkpoint(
             self.cfg.OUTPUT_DIR, self.model, self.optimizer, self.epoch - 1,
             self.cfg, self.scaler, iteration=self.iteration,
-            extra={"rng_states": states, "batch_size": self.cfg.TRAIN.BATCH_SIZE,
+            extra={"rng_states": states, "batch_size": step_batch_size(self.cfg),
                    "world_size": distributed.world_size()},
         )
+
+
+def step_batch_size(cfg):
+    """Videos one training step reads over all processes: TRAIN.BATCH_SIZE
+    per machine (as PySlowFast) x NUM_SHARDS."""
+    return cfg.TRAIN.BATCH_SIZE * cfg.NUM_SHARDS
 
 
 def _to_device(inputs, labels, device):
@@ -340,9 +346,8 @@ def train(cfg):
     iterations = len(train_loader)
     if iterations == 0:
         raise ValueError(
-            "TRAIN.BATCH_SIZE {} is larger than the {} training videos.".format(
-                cfg.TRAIN.BATCH_SIZE, len(train_loader.dataset)
-            )
+            "TRAIN.BATCH_SIZE {} per machine over {} machine(s) is larger than the {} "
+            "training videos.".format(cfg.TRAIN.BATCH_SIZE, cfg.NUM_SHARDS, len(train_loader.dataset))
         )
     meter = TrainMeter(iterations, cfg)
     val_meter = ValMeter(cfg)
