@@ -286,3 +286,12 @@ def test_run_net_in_the_plugins_loop_refuses_multigrid_before_any_work(tmp_path)
     assert result.returncode != 0
     assert "MULTIGRID.LONG_CYCLE = True" in result.output and "GTA.LOOP pyslowfast" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("loss", ["mse", "no_such_loss"])
+def test_a_loss_that_cannot_train_a_classifier_is_refused_in_the_plugins_loop(loss):
+    cfg = gta_slowfast.get_cfg()
+    cfg.MODEL.LOSS_FUNC = loss
+    with pytest.raises(ValueError, match="MODEL.LOSS_FUNC"):
+        key_support.check_config_for_loop(cfg, "plugin")
+    key_support.check_config_for_loop(cfg, "pyslowfast")

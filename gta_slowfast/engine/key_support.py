@@ -36,6 +36,7 @@ import math
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
+from gta_slowfast.engine.objective import loss_function
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL
 from gta_slowfast.models.video_models import is_multi_pathway
 
@@ -116,6 +117,14 @@ def _model_not_built(cfg, value, default, loop):
         return False
     built = MULTI_PATHWAY_MODEL_NAMES if is_multi_pathway(cfg) else SINGLE_PATHWAY_MODEL_NAMES
     return value not in built
+
+
+def _not_a_classification_loss(cfg, value, default, loop):
+    try:
+        loss_function(cfg)
+    except ValueError:
+        return True
+    return False
 
 
 def _ensemble_view_sweep(cfg, value, default, loop):
@@ -329,7 +338,9 @@ TABLE = (
     honoured("MODEL.FP16_ALLREDUCE", "DDP's fp16 gradient all-reduce hook"),
     honoured("MODEL.FROZEN_BN", "BatchNorm statistics fixed in training (engine/train.py)"),
     honoured("MODEL.HEAD_ACT", "the head's activation at test: " + _MODEL),
-    honoured("MODEL.LOSS_FUNC", "PySlowFast's get_loss_func (engine/train.py)"),
+    honoured("MODEL.LOSS_FUNC", "PySlowFast's get_loss_func (engine/objective.py); losses "
+             "that cannot train a classifier on its targets are refused",
+             refused_if=_not_a_classification_loss),
     honoured("MODEL.MODEL_NAME", "the model class: the plugin builds GTAResNet for a "
              "single-pathway MODEL.ARCH, GTASlowFast for a multi-pathway "
              "one; PySlowFast's ResNet and SlowFast are the same models "
