@@ -12,7 +12,10 @@ Two generations are in use (see the README):
   same 2D arch is called ``slow_c2d`` and is missing from its own
   ``MODEL.SINGLE_PATHWAY_ARCH``; norms follow ``BN.NORM_TYPE``;
   ``tools/train_net.py`` and ``tools/test_net.py``, which since Aug 2024
-  import Meta-internal ``vision.fair`` modules and fail elsewhere.
+  import the clone's own ``ava_evaluation`` package under Meta's internal
+  name ``vision.fair.slowfast.ava_evaluation``: this module resolves that
+  name while it imports them, and ``prepare_config`` runs main's
+  ``assert_and_infer_cfg``.
 
 Both import ``detectron2.layers.ROIAlign`` in ``head_helper`` at import time,
 for the AVA detection head only, and GitHub main's datasets import its
@@ -22,10 +25,13 @@ built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 """
 
 import contextlib
+import functools
+import importlib.machinery
 import importlib.util
 import logging
 import os
 import sys
+import traceback
 import types
 
 import torch
@@ -114,12 +120,28 @@ __all__ = [
     "SlowFast",
     "POOL1",
     "complete_config",
+    "config_value",
+    "create_local_process_groups",
+    "ddp_communication_hook",
+    "cpu_mem_usage",
     "default_cfg",
     "find_pyslowfast_tools",
     "for_installed_pyslowfast",
+    "gpu_mem_usage",
+    "grad_norm",
     "installed_arch",
+    "installed_default",
+    "multiple_samples_collate",
+    "log_model_info",
+    "mixup",
     "norm_module",
+    "random_augment",
+    "random_erasing",
+    "relative_resized_crop",
+    "prepare_config",
     "sync_batchnorm_unavailable",
+    "tensorboard_writer",
+    "training_clips_per_video",
 ]
 
 
@@ -138,27 +160,83 @@ def installed_arch(arch):
 
 def sync_batchnorm_unavailable(cfg):
     """Why ``BN.NORM_TYPE: sync_batchnorm`` cannot be built in this job, or
-    None where it can: GitHub main's ``NaiveSyncBatchNorm3d`` needs GPUs and
-    asserts at construction that the processes per machine come in groups of
-    ``BN.NUM_SYNC_DEVICES`` (unless ``BN.GLOBAL_SYNC``); pyslowfast 1.0 has
-    no sync BN.
+    None where it can: pyslowfast 1.0 has no sync BN; GitHub main's
+    ``NaiveSyncBatchNorm3d`` (pytorchvideo's) asserts at construction that
+    this machine's processes come in groups of ``BN.NUM_SYNC_DEVICES``
+    (unless ``BN.GLOBAL_SYNC``). It synchronises over whatever backend the
+    process group has, gloo on the CPU included; in one process it
+    normalises as plain BatchNorm.
 
     Returns:
         str or None
+    Raises:
+        RuntimeError: a process group of several processes is running
+            without the per-machine groups ``create_local_process_groups``
+            makes, which pytorchvideo's BatchNorm would assert on.
     """
     if GENERATION != "main":
         return "pyslowfast {} has no synchronised BatchNorm".format(GENERATION)
-    if not cfg.NUM_GPUS:
-        return "NUM_GPUS is 0"
     if cfg.BN.GLOBAL_SYNC:
         return None
-    from pytorchvideo.layers.distributed import get_local_size
+    from pytorchvideo.layers import distributed as pytorchvideo_distributed
 
-    if get_local_size() % cfg.BN.NUM_SYNC_DEVICES:
+    several = torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
+    if several and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
+        raise RuntimeError(
+            "BN.NORM_TYPE sync_batchnorm with BN.GLOBAL_SYNC False synchronises within each "
+            "machine's process group, and none was created: start the job with "
+            "gta_slowfast.engine.launch.launch_job (tools/run_net.py, torchrun), or call "
+            "gta_slowfast.compat.create_local_process_groups after joining the process group."
+        )
+    local_size = pytorchvideo_distributed.get_local_size()
+    if (cfg.BN.NUM_SYNC_DEVICES or 0) > 0 and local_size % cfg.BN.NUM_SYNC_DEVICES:
         return "{} process(es) per machine do not form groups of BN.NUM_SYNC_DEVICES = {}".format(
-            get_local_size(), cfg.BN.NUM_SYNC_DEVICES
+            local_size, cfg.BN.NUM_SYNC_DEVICES
         )
     return None
+
+
+def create_local_process_groups(processes_per_machine, shard_id):
+    """Creates the per-machine process groups that GitHub main's sync BN
+    (``BN.NUM_SYNC_DEVICES``) and ``get_local_size``/``get_local_rank``
+    read, in every process of a job that has joined its process group;
+    nothing on pyslowfast 1.0.
+
+    pytorchvideo's ``init_distributed_training`` (what PySlowFast's own
+    ``slowfast.utils.distributed.init_distributed_training`` calls with
+    NUM_GPUS) makes them for several processes per machine, counting CPU
+    processes too here; for one process per machine it makes none, and
+    then each process is its machine's group. A collective call: every
+    process of the job makes it, in the same order.
+
+    Args:
+        processes_per_machine (int): processes on each machine (GPUs, or
+            CPU processes).
+        shard_id (int): this machine's index (SHARD_ID); with one process
+            per machine, also its rank.
+    """
+    if GENERATION != "main":
+        return
+    from pytorchvideo.layers import distributed as pytorchvideo_distributed
+
+    if processes_per_machine > 1:
+        pytorchvideo_distributed.init_distributed_training(processes_per_machine, shard_id)
+        return
+    world = torch.distributed.get_world_size()
+    groups = [torch.distributed.new_group([rank]) for rank in range(world)]
+    pytorchvideo_distributed._LOCAL_PROCESS_GROUP = groups[torch.distributed.get_rank()]
+
+
+def ddp_communication_hook(cfg):
+    """The DDP communication hook ``cfg`` asks for, or None: with GitHub
+    main's ``MODEL.FP16_ALLREDUCE``, torch's ``fp16_compress_hook``
+    (gradients averaged in fp16), which main's ``build_model`` registers;
+    pyslowfast 1.0 has no such key."""
+    if not cfg.MODEL.get("FP16_ALLREDUCE", False):
+        return None
+    from torch.distributed.algorithms.ddp_comm_hooks import default as default_hooks
+
+    return default_hooks.fp16_compress_hook
 
 
 def for_installed_pyslowfast(cfg):
@@ -200,6 +278,22 @@ def complete_config(cfg):
       ``MODEL.FROZEN_BN``, ``TRAIN.MIXED_PRECISION``, and ``BN.NORM_TYPE``,
       ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
       whatever they say, see ``for_installed_pyslowfast``).
+    * On 1.0, GitHub main's multi-view test keys, which the plugin's test
+      loop honours as GitHub main's ``tools/test_net.py`` does:
+      ``DATA.ENSEMBLE_METHOD``, ``TEST.NUM_TEMPORAL_CLIPS``,
+      ``TEST.SAVE_RESULTS_PATH``.
+    * On 1.0, GitHub main's data keys the plugin's datasets read, with
+      main's defaults: ``DATA.RANDOM_FLIP`` (True), ``DATA.INV_UNIFORM_SAMPLE``
+      (False), ``DATA.REVERSE_INPUT_CHANNEL`` (False), and
+      ``DATA.TARGET_FPS`` (30, the rate 1.0's own decoder resamples to).
+      whatever they say, see ``for_installed_pyslowfast``); and the training
+      switches of GitHub main's ``train_net`` that need nothing of main's
+      code: ``SOLVER.CLIP_GRAD_VAL``, ``SOLVER.CLIP_GRAD_L2NORM``,
+      ``TRAIN.KILL_LOSS_EXPLOSION_FACTOR``, ``TRAIN.CHECKPOINT_EPOCH_RESET``,
+      ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``, ``TRAIN.CHECKPOINT_IN_INIT``
+      and ``LOG_MODEL_INFO``, with main's defaults (1.0's loader already
+      continues from a checkpoint's epoch and optimizer, as
+      ``CHECKPOINT_EPOCH_RESET: False``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -226,6 +320,41 @@ def complete_config(cfg):
         cfg.BN.NORM_TYPE = "batchnorm"
         cfg.BN.NUM_SYNC_DEVICES = 1
         cfg.BN.GLOBAL_SYNC = False
+    if "ENSEMBLE_METHOD" not in cfg.DATA:
+        # How a video's view scores combine at test: "sum" or "max".
+        cfg.DATA.ENSEMBLE_METHOD = "sum"
+    if "NUM_TEMPORAL_CLIPS" not in cfg.TEST:
+        # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it
+        # (empty: once, with TEST.NUM_ENSEMBLE_VIEWS).
+        cfg.TEST.NUM_TEMPORAL_CLIPS = []
+    if "SAVE_RESULTS_PATH" not in cfg.TEST:
+        # Where non-empty, [video scores, labels] pickled to this path
+        # under OUTPUT_DIR.
+        cfg.TEST.SAVE_RESULTS_PATH = ""
+    if "RANDOM_FLIP" not in cfg.DATA:
+        # Flip training clips horizontally at random, as GitHub main's
+        # DATA.RANDOM_FLIP (1.0 always flips).
+        cfg.DATA.RANDOM_FLIP = True
+    if "INV_UNIFORM_SAMPLE" not in cfg.DATA:
+        # Draw the short side's inverse uniformly in training, as GitHub
+        # main's DATA.INV_UNIFORM_SAMPLE.
+        cfg.DATA.INV_UNIFORM_SAMPLE = False
+    if "REVERSE_INPUT_CHANNEL" not in cfg.DATA:
+        # Feed the model BGR, as GitHub main's DATA.REVERSE_INPUT_CHANNEL.
+        cfg.DATA.REVERSE_INPUT_CHANNEL = False
+    if "TARGET_FPS" not in cfg.DATA:
+        # The frame rate DATA.SAMPLING_RATE counts frames at, as GitHub
+        # main's DATA.TARGET_FPS (1.0's decoder: always 30).
+        cfg.DATA.TARGET_FPS = 30
+    if "CLIP_GRAD_VAL" not in cfg.SOLVER:
+        # GitHub main's training switches, with its defaults.
+        cfg.SOLVER.CLIP_GRAD_VAL = None
+        cfg.SOLVER.CLIP_GRAD_L2NORM = None
+        cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
+        cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False
+        cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
+        cfg.TRAIN.CHECKPOINT_IN_INIT = False
+        cfg.LOG_MODEL_INFO = True
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
@@ -242,6 +371,129 @@ def default_cfg():
     return complete_config(get_cfg())
 
 
+def installed_default(key):
+    """The installed PySlowFast's default value of dotted ``key``
+    (``complete_config`` included), or None where it has no such key."""
+    node = _installed_defaults()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_defaults():
+    return default_cfg()
+
+
+def config_value(cfg, key, default=None):
+    """``cfg``'s value of dotted ``key``, or ``default`` where the installed
+    generation has no such key (a GitHub-main key on 1.0)."""
+    node = cfg
+    for part in key.split("."):
+        if part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def training_clips_per_video(cfg):
+    """How many training clips PySlowFast's datasets cut from one read of a
+    video: ``AUG.NUM_SAMPLE`` x ``DATA.TRAIN_CROP_NUM_SPATIAL`` on GitHub
+    main (its Kinetics: each clip with its own spatial augmentation, the
+    loader then collating with ``multiple_samples_collate``); 1 on 1.0."""
+    return config_value(cfg, "AUG.NUM_SAMPLE", 1) * config_value(
+        cfg, "DATA.TRAIN_CROP_NUM_SPATIAL", 1
+    )
+
+
+def multiple_samples_collate():
+    """GitHub main's ``slowfast.datasets.loader.multiple_samples_collate``
+    (items of several clips each, flattened into one batch), or None on 1.0,
+    whose items are one clip."""
+    if GENERATION != "main":
+        return None
+    from slowfast.datasets.loader import multiple_samples_collate as collate
+
+    return collate
+
+
+def random_augment(cfg, height, width):
+    """PySlowFast's RandAugment of training frames, as its Kinetics and Ssv2
+    build it (``transform.create_random_augment`` with ``AUG.AA_TYPE`` and
+    ``AUG.INTERPOLATION``, for frames of ``height`` x ``width``), or None:
+    on 1.0, or without ``AUG.ENABLE`` or an ``AUG.AA_TYPE``.
+
+    Returns:
+        callable or None: list of PIL images (one per frame) -> the list
+        transformed, every frame with the same operations; randomness from
+        Python's ``random`` and numpy's global generator.
+    """
+    if not (config_value(cfg, "AUG.ENABLE", False) and cfg.AUG.AA_TYPE):
+        return None
+    from slowfast.datasets.transform import create_random_augment
+
+    return create_random_augment(
+        input_size=(height, width),
+        auto_augment=cfg.AUG.AA_TYPE,
+        interpolation=cfg.AUG.INTERPOLATION,
+    )
+
+
+def random_erasing(cfg):
+    """PySlowFast's random erasing of training clips, built as its Kinetics
+    and Ssv2 build it (``RandomErasing(AUG.RE_PROB, mode=AUG.RE_MODE,
+    max_count=AUG.RE_COUNT, num_splits=AUG.RE_COUNT, device="cpu")``), or
+    None: on 1.0, or without ``AUG.ENABLE`` or with ``AUG.RE_PROB`` 0.
+
+    Returns:
+        callable or None: float (T, C, H, W) -> the same, erased in place;
+        randomness from Python's ``random`` and torch's global generator.
+    """
+    if not (config_value(cfg, "AUG.ENABLE", False) and cfg.AUG.RE_PROB > 0):
+        return None
+    from slowfast.datasets.random_erasing import RandomErasing
+
+    return RandomErasing(
+        cfg.AUG.RE_PROB,
+        mode=cfg.AUG.RE_MODE,
+        max_count=cfg.AUG.RE_COUNT,
+        num_splits=cfg.AUG.RE_COUNT,
+        device="cpu",
+    )
+
+
+def relative_resized_crop(cfg):
+    """PySlowFast's training crop of a random relative area and aspect
+    ratio, which its ``spatial_sampling`` uses instead of the short-side
+    jitter when ``DATA.TRAIN_JITTER_SCALES_RELATIVE`` and
+    ``DATA.TRAIN_JITTER_ASPECT_RELATIVE`` are set:
+    ``transform.random_resized_crop`` (``random_resized_crop_with_shift``
+    with ``DATA.TRAIN_JITTER_MOTION_SHIFT``), or None: on 1.0, or where they
+    are empty.
+
+    Returns:
+        callable or None: (float (C, T, H, W), size) -> float (C, T, size,
+        size); randomness from Python's ``random`` and numpy's global
+        generator.
+    """
+    scale = config_value(cfg, "DATA.TRAIN_JITTER_SCALES_RELATIVE", [])
+    aspect = config_value(cfg, "DATA.TRAIN_JITTER_ASPECT_RELATIVE", [])
+    if not scale and not aspect:
+        return None
+    from slowfast.datasets import transform
+
+    crop = (
+        transform.random_resized_crop_with_shift
+        if cfg.DATA.TRAIN_JITTER_MOTION_SHIFT
+        else transform.random_resized_crop
+    )
+    return lambda images, size: crop(
+        images=images, target_height=size, target_width=size, scale=scale, ratio=aspect
+    )
+
+
 def norm_module(cfg):
     """The norm class PySlowFast's own blocks use for ``cfg``: GitHub main's
     ``get_norm`` (``BN.NORM_TYPE``: batchnorm, sub_batchnorm, sync_batchnorm);
@@ -251,29 +503,214 @@ def norm_module(cfg):
     return nn.BatchNorm3d
 
 
+def prepare_config(cfg):
+    """What PySlowFast's ``tools/run_net.py`` does to a config before any
+    work, done for either loop: GitHub main's ``assert_and_infer_cfg`` on a
+    copy (its checks: batch sizes divisible by NUM_GPUS, SHARD_ID below
+    NUM_SHARDS, RESNET.WIDTH_PER_GROUP divisible by RESNET.NUM_GROUPS, ...;
+    and SOLVER.BASE_LR, SOLVER.WARMUP_START_LR and SOLVER.COSINE_END_LR
+    multiplied by NUM_SHARDS where SOLVER.BASE_LR_SCALE_NUM_SHARDS).
+    pyslowfast 1.0 has no such function: ``cfg`` is returned as it is.
+
+    Returns:
+        CfgNode
+    Raises:
+        ValueError: a check failed; the message quotes it, keys included.
+    """
+    if GENERATION != "main":
+        return cfg
+    from slowfast.config.defaults import assert_and_infer_cfg
+
+    try:
+        return assert_and_infer_cfg(cfg.clone())
+    except AssertionError as error:
+        failed = traceback.extract_tb(error.__traceback__)[-1].line
+        raise ValueError(
+            "PySlowFast's assert_and_infer_cfg refuses this config: `{}` does not hold. Change "
+            "the keys it names (in the YAML or with --opts).".format(failed)
+        ) from None
+
+
+# The name SlowFast's library imports its own top-level ava_evaluation/
+# package under since Aug 2024 (slowfast/utils/ava_eval_helper.py, imported
+# by slowfast/utils/meters.py, so by tools/train_net.py and test_net.py):
+# Meta's internal path (PySlowFast issues #718, #752).
+AVA_EVALUATION_ALIAS = "vision.fair.slowfast.ava_evaluation"
+
+
+@contextlib.contextmanager
+def _ava_evaluation_alias(clone):
+    """While SlowFast's tools are imported from ``clone``:
+    ``vision.fair.slowfast.ava_evaluation`` names the clone's own
+    ``ava_evaluation/`` package, where the clone has one and no ``vision``
+    package can be imported (elsewhere, e.g. in Meta's environment, nothing
+    is done). The clone is not touched. Afterwards every ``vision`` name is
+    removed from ``sys.modules``; the modules imported meanwhile keep their
+    references.
+
+    Yields:
+        list: filled on exit with one line for the log where the alias was
+        used, empty otherwise.
+    """
+    package_dir = os.path.join(clone, "ava_evaluation")
+    notes = []
+    if not os.path.isdir(package_dir) or importlib.util.find_spec("vision") is not None:
+        yield notes
+        return
+    parts = AVA_EVALUATION_ALIAS.split(".")
+    parent = None
+    for depth in range(1, len(parts) + 1):
+        spec = importlib.machinery.ModuleSpec(".".join(parts[:depth]), None, is_package=True)
+        spec.submodule_search_locations = [package_dir] if depth == len(parts) else []
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        if parent is not None:
+            setattr(parent, parts[depth - 1], module)
+        parent = module
+    try:
+        yield notes
+    finally:
+        aliased = [name for name in sys.modules if name == "vision" or name.startswith("vision.")]
+        if any(name.startswith(AVA_EVALUATION_ALIAS + ".") for name in aliased):
+            notes.append(
+                "{} (Meta's internal name, which SlowFast's tools import) resolved to the "
+                "clone's own package {} while importing them; the clone is unchanged".format(
+                    AVA_EVALUATION_ALIAS, package_dir)
+            )
+        for name in aliased:
+            del sys.modules[name]
+
+
+# PySlowFast's tools modules this process has imported, by file, with the
+# log line of _ava_evaluation_alias where their import used it.
+_TOOL_MODULES = {}
+
+
+def _tool_module(tools_dir, name):
+    """``tools/<name>.py`` of the clone holding ``tools_dir``, imported once
+    per process (``tools/`` is no package), and the log line of
+    ``_ava_evaluation_alias`` where importing it used the alias.
+
+    Returns:
+        (module, list of str)
+    """
+    path = os.path.join(tools_dir, name + ".py")
+    if path not in _TOOL_MODULES:
+        spec = importlib.util.spec_from_file_location("pyslowfast_tools_" + name, path)
+        module = importlib.util.module_from_spec(spec)
+        with _ava_evaluation_alias(os.path.dirname(tools_dir)) as notes:
+            spec.loader.exec_module(module)
+        if not torch.cuda.is_available():
+            torch.cuda.synchronize = lambda *args, **kwargs: None
+        _TOOL_MODULES[path] = module, notes
+    return _TOOL_MODULES[path]
+
+
+class PySlowFastTool:
+    """One function of PySlowFast's tools, called with the job's config:
+    ``train`` of ``tools/train_net.py`` or ``test`` of ``test_net.py``.
+    Pickled by file and name, so that the processes ``launch_job`` spawns
+    import it themselves."""
+
+    def __init__(self, tools_dir, module, function):
+        self.tools_dir = tools_dir
+        self.module = module
+        self.function = function
+
+    def __call__(self, cfg):
+        module, _ = _tool_module(self.tools_dir, self.module)
+        return getattr(module, self.function)(cfg)
+
+
+def mixup(cfg):
+    """PySlowFast's ``MixUp`` built from ``MIXUP.*`` as GitHub main's
+    ``train_net`` builds it, or None where MIXUP.ENABLE is off (or on 1.0,
+    which has neither the keys nor the class)."""
+    if "MIXUP" not in cfg or not cfg.MIXUP.ENABLE:
+        return None
+    from slowfast.datasets.mixup import MixUp
+
+    return MixUp(
+        mixup_alpha=cfg.MIXUP.ALPHA,
+        cutmix_alpha=cfg.MIXUP.CUTMIX_ALPHA,
+        mix_prob=cfg.MIXUP.PROB,
+        switch_prob=cfg.MIXUP.SWITCH_PROB,
+        label_smoothing=cfg.MIXUP.LABEL_SMOOTH_VALUE,
+        num_classes=cfg.MODEL.NUM_CLASSES,
+    )
+
+
+def grad_norm(parameters):
+    """The L2 norm of the gradients of ``parameters`` (0-dim tensor):
+    GitHub main's ``optimizer.get_grad_norm_``; on 1.0, which has none,
+    torch's ``get_total_norm`` of the same gradients."""
+    if GENERATION == "main":
+        from slowfast.models.optimizer import get_grad_norm_
+
+        return get_grad_norm_(parameters)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.tensor(0.0)
+
+
+def gpu_mem_usage():
+    """PySlowFast's ``misc.gpu_mem_usage`` in GB (1.0's returns MB)."""
+    from slowfast.utils.misc import gpu_mem_usage as usage
+
+    return usage() if GENERATION == "main" else usage() / 1024
+
+
+def cpu_mem_usage():
+    """GitHub main's ``misc.cpu_mem_usage``: (used, total) RAM in GB; None
+    on 1.0, which has no such function."""
+    if GENERATION != "main":
+        return None
+    from slowfast.utils.misc import cpu_mem_usage as usage
+
+    return usage()
+
+
+def log_model_info(model, cfg):
+    """PySlowFast's ``misc.log_model_info`` for ``model`` (not DDP-wrapped):
+    on GitHub main with the training input (parameters, GFLOPs and
+    activations of one clip, as its ``train_net``), on 1.0 the parameters
+    and memory it logs."""
+    from slowfast.utils import misc
+
+    if GENERATION == "main":
+        misc.log_model_info(model, cfg, use_train_input=True)
+    else:
+        misc.log_model_info(model)
+
+
+def tensorboard_writer(cfg):
+    """GitHub main's ``TensorboardWriter(cfg)`` (event files under
+    OUTPUT_DIR/TENSORBOARD.LOG_DIR, or ``runs-<TRAIN.DATASET>``) where
+    TENSORBOARD.ENABLE; None where off, or on 1.0, which has neither."""
+    if "TENSORBOARD" not in cfg or not cfg.TENSORBOARD.ENABLE:
+        return None
+    with _detectron2_stand_in():
+        from slowfast.visualization.tensorboard_vis import TensorboardWriter
+
+    return TensorboardWriter(cfg)
+
+
 class PySlowFastTools:
     """GitHub main's ``train`` and ``test`` (from ``tools/train_net.py`` and
     ``tools/test_net.py``), or why they are not used.
 
     Attributes:
-        train (callable or None), test (callable or None): None where not
-            used.
+        train (PySlowFastTool or None), test (PySlowFastTool or None): None
+            where not used.
         reason (str): why these tools are used or not, for the log.
+        notes (list of str): what importing them took, for the log (the
+            ``vision.fair.slowfast.ava_evaluation`` alias).
     """
 
-    def __init__(self, train=None, test=None, reason=""):
+    def __init__(self, train=None, test=None, reason="", notes=()):
         self.train = train
         self.test = test
         self.reason = reason
-
-    @staticmethod
-    def prepare_config(cfg):
-        """What PySlowFast's ``tools/run_net.py`` does to a config before
-        its tools see it (``assert_and_infer_cfg``: checks, and the learning
-        rate scaled by NUM_SHARDS where SOLVER.BASE_LR_SCALE_NUM_SHARDS)."""
-        from slowfast.config.defaults import assert_and_infer_cfg
-
-        return assert_and_infer_cfg(cfg)
+        self.notes = list(notes)
 
     @property
     def available(self):
@@ -285,22 +722,15 @@ def _clone_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
 
 
-def _load_tool(tools_dir, name):
-    spec = importlib.util.spec_from_file_location(
-        "pyslowfast_tools_" + name, os.path.join(tools_dir, name + ".py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def find_pyslowfast_tools():
     """GitHub main's training and testing functions, where they can be used.
 
     ``$PYSLOWFAST_ROOT`` names the SlowFast clone (empty: use the plugin's
     loop on purpose); unset, the clone the imported ``slowfast`` package
-    comes from. Since Aug 2024 the tools import Meta-internal modules; then
-    this says why they cannot be used. Their ``train_net`` calls
+    comes from. Since Aug 2024 the tools import the clone's own
+    ``ava_evaluation`` under a Meta-internal name, which
+    ``_ava_evaluation_alias`` resolves while they are imported; where they
+    still cannot be imported, this says why. Their ``train_net`` calls
     ``torch.cuda.synchronize()`` unguarded; on a machine without CUDA that
     call becomes a no-op.
 
@@ -327,19 +757,18 @@ def find_pyslowfast_tools():
     tools_dir = os.path.join(clone, "tools")
     if not os.path.isfile(os.path.join(tools_dir, "train_net.py")):
         return PySlowFastTools(reason="{} has no tools/train_net.py".format(clone))
+    notes = []
     try:
-        train_net = _load_tool(tools_dir, "train_net")
-        test_net = _load_tool(tools_dir, "test_net")
+        for name in ("train_net", "test_net"):
+            notes += [note for note in _tool_module(tools_dir, name)[1] if note not in notes]
     except ImportError as error:
         return PySlowFastTools(
-            reason="PySlowFast's tools in {} cannot be imported ({}: {}); set "
-            "PYSLOWFAST_ROOT= (empty) to choose the plugin's loop without this "
-            "message".format(tools_dir, type(error).__name__, error)
+            reason="PySlowFast's tools in {} cannot be imported ({}: {})".format(
+                tools_dir, type(error).__name__, error)
         )
-    if not torch.cuda.is_available():
-        torch.cuda.synchronize = lambda *args, **kwargs: None
     return PySlowFastTools(
-        train_net.train,
-        test_net.test,
+        PySlowFastTool(tools_dir, "train_net", "train"),
+        PySlowFastTool(tools_dir, "test_net", "test"),
         reason="GitHub-main PySlowFast's tools are in {}".format(tools_dir),
+        notes=notes,
     )

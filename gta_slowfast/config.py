@@ -19,6 +19,7 @@ def add_gta_config(cfg):
     """
     compat.complete_config(cfg)
     cfg.GTA = CfgNode()
+    # Only what PySlowFast has no key for: each key below says why.
 
     # The block placed after each res block that NONLOCAL.LOCATION names.
     #   "NL": PySlowFast's own Nonlocal block, untouched (the default, so a
@@ -36,15 +37,18 @@ def add_gta_config(cfg):
     #     REGION_GTA  the same on R learned regions per frame.
     #   SA, if present, runs first; the temporal components run on its output
     #   and their outputs are summed (Eq. 8).
+    # PySlowFast's NONLOCAL keys place blocks and configure NL only; it has
+    # no other attention block.
     cfg.GTA.BLOCK = "NL"
 
     # G, the number of channel groups, and the number of heads Nh = G, of
     # Pixel and Region GTA (paper Table 4; 8 is the paper's best). Must divide
-    # the block's inner width (half the channels at that position).
+    # the block's inner width (half the channels at that position). A GTA
+    # parameter: PySlowFast has no GTA block.
     cfg.GTA.NUM_GROUPS = 8
 
     # R, the number of regions per frame of Region GTA (not given in the
-    # paper).
+    # paper). A GTA parameter, as GTA.NUM_GROUPS.
     cfg.GTA.NUM_REGIONS = 8
 
     # How Region GTA maps the HW pixels of a frame to R regions (W_R):
@@ -52,6 +56,7 @@ def add_gta_config(cfg):
     #              regions follow the content of each clip and any H, W works.
     #   "static":  the paper's literal parameter W_R of shape T x R x HW, the
     #              same for every clip; H, W are fixed by DATA.TRAIN_CROP_SIZE.
+    # A GTA parameter, as GTA.NUM_GROUPS.
     cfg.GTA.REGION_ASSIGNMENT = "dynamic"
 
     # What a GTA block does with a clip whose length T' differs from the T
@@ -60,6 +65,7 @@ def add_gta_config(cfg):
     #   "interpolate": resize the matrices to T' x T' bilinearly and scale
     #                  them by T / T', so each output stays an average of the
     #                  same magnitude.
+    # A GTA parameter (NL's attention takes any T and needs no such key).
     cfg.GTA.TEMPORAL_ADAPT = "none"
 
     # Where TA and TAPE take their queries and keys from:
@@ -67,7 +73,8 @@ def add_gta_config(cfg):
     #            Figure 2(b): temporal attention after spatial attention);
     #            X itself in a block without SA.
     #   "x":     the block's input X, as SA does.
-    # Values are SA's output in both cases.
+    # Values are SA's output in both cases. A parameter of TA and TAPE,
+    # which PySlowFast lacks.
     cfg.GTA.TA_INPUT = "x_hat"
 
     # TSM's residual temporal shift (paper Table 6, "2D R50+TSM"): inside the
@@ -75,6 +82,7 @@ def add_gta_config(cfg):
     # conv, FRACTION of the channels move one frame back in time and as many
     # one frame forward (zero-filled at the clip's ends). No parameters, no
     # FLOPs; single-pathway ResNets only; the attention blocks go on top.
+    # PySlowFast has no temporal shift.
     cfg.GTA.TEMPORAL_SHIFT = CfgNode()
 
     # Shift the residual branches.
@@ -89,71 +97,85 @@ def add_gta_config(cfg):
 
     # Data: the paper's pipelines (section 4.1, supplementary B). Datasets are
     # named TRAIN.DATASET / TEST.DATASET: gta_ssv2, gta_ssv1 or gta_kinetics.
+    # PySlowFast's own data keys mean what they mean in PySlowFast
+    # (DATA.RANDOM_FLIP, DATA.INV_UNIFORM_SAMPLE, DATA.REVERSE_INPUT_CHANNEL,
+    # DATA.TARGET_FPS, AUG.*, ...; see the README's "Data"); the keys below
+    # are the paper's pipeline, which PySlowFast has no key for.
     cfg.GTA.DATA = CfgNode()
 
     # Which frames make a clip:
     #   "tsn":   DATA.NUM_FRAMES segments over the whole video, one frame each:
     #            a random frame of each segment in training, the centre one
-    #            at test (TSN; SSv2).
-    #   "dense": DATA.NUM_FRAMES frames DATA.SAMPLING_RATE apart from a random
-    #            start in training, TEST.NUM_ENSEMBLE_VIEWS evenly spaced clips
-    #            at test (PySlowFast; Kinetics).
+    #            at test (TSN; SSv2). DATA.SAMPLING_RATE and DATA.TARGET_FPS
+    #            play no part: the segments span the video whatever its frame
+    #            rate, as in PySlowFast's Ssv2, which has no key to choose
+    #            this (it always samples SSv2 so, and Kinetics densely).
+    #   "dense": DATA.NUM_FRAMES frames DATA.SAMPLING_RATE apart at
+    #            DATA.TARGET_FPS from a random start in training,
+    #            TEST.NUM_ENSEMBLE_VIEWS evenly spaced clips at test
+    #            (PySlowFast's Kinetics).
     cfg.GTA.DATA.SAMPLING = "tsn"
 
-    # [H, W] every frame is resized to before cropping (TSN: [240, 320]).
-    # Empty: PySlowFast's scale jitter, the short side drawn from
-    # DATA.TRAIN_JITTER_SCALES in training and DATA.TEST_CROP_SIZE at test.
+    # [H, W] every frame is resized to before cropping (TSN: [240, 320]);
+    # PySlowFast only scales the short side. Empty: PySlowFast's scale
+    # jitter, the short side drawn from DATA.TRAIN_JITTER_SCALES (with
+    # DATA.INV_UNIFORM_SAMPLE) in training and DATA.TEST_CROP_SIZE at test.
     cfg.GTA.DATA.RESIZE = [240, 320]
 
     # TSN multi-scale crop, training only, with GTA.DATA.RESIZE: crop height
     # and width are each a scale times the short side (at most one step
     # apart in this list), at a random corner or the centre; the crop is
-    # resized to DATA.TRAIN_CROP_SIZE. Empty: a random DATA.TRAIN_CROP_SIZE
-    # crop.
+    # resized to DATA.TRAIN_CROP_SIZE. PySlowFast has no such crop (its
+    # nearest, DATA.TRAIN_JITTER_SCALES_RELATIVE, draws an area and an
+    # aspect ratio at any position; the two cannot be combined). Empty: a
+    # random DATA.TRAIN_CROP_SIZE crop, or PySlowFast's relative one.
     cfg.GTA.DATA.CROP_SCALES = [1.0, 0.875, 0.75, 0.66]
 
     # Positions of the TSN multi-scale crop: True, TSN's and TSM's 13
     # (``more_fix_crop``: corners, centre, edge middles and quarter points of
-    # a 4 x 4 grid of steps); False, the 5 corners and centre.
+    # a 4 x 4 grid of steps); False, the 5 corners and centre. A detail of
+    # GTA.DATA.CROP_SCALES, which PySlowFast lacks.
     cfg.GTA.DATA.MORE_FIX_CROP = True
 
-    # Short-side scale jitter without GTA.DATA.RESIZE: draw the size's
-    # inverse uniformly in [1 / max, 1 / min] of DATA.TRAIN_JITTER_SCALES
-    # (PySlowFast's DATA.INV_UNIFORM_SAMPLE, its SSv2 recipe) rather than the
-    # size itself.
-    cfg.GTA.DATA.INV_UNIFORM_SAMPLE = False
-
-    # Feed the model BGR instead of RGB (PySlowFast's
-    # DATA.REVERSE_INPUT_CHANNEL): for weights trained on BGR input, such as
-    # PySlowFast's Caffe2 model-zoo checkpoints.
-    cfg.GTA.DATA.REVERSE_INPUT_CHANNEL = False
-
-    # Horizontal flip in training, at random.
-    cfg.GTA.DATA.RANDOM_FLIP = True
     # Classes whose name contains one of these words (whole words,
-    # case-insensitive) are never flipped: flipping "from left to right"
-    # would make it another class.
+    # case-insensitive) are never flipped where DATA.RANDOM_FLIP flips:
+    # flipping "from left to right" would make it another class. PySlowFast
+    # flips every class or none (DATA.RANDOM_FLIP; its SSv2 recipe: none).
     cfg.GTA.DATA.NO_FLIP_WORDS = ["left", "right"]
 
-    # Flip the classes NO_FLIP_WORDS names too, and give a flipped video its
-    # mirror class: the class whose name has the words exchanged in pairs
-    # (NO_FLIP_WORDS[0] <-> [1], [2] <-> [3], ...), as MMAction2's
-    # flip_label_map. A class without a mirror is an error that names it.
+    # Flip the classes NO_FLIP_WORDS names too (where DATA.RANDOM_FLIP
+    # flips), and give a flipped video its mirror class: the class whose
+    # name has the words exchanged in pairs (NO_FLIP_WORDS[0] <-> [1],
+    # [2] <-> [3], ...), as MMAction2's flip_label_map; PySlowFast never
+    # relabels. A class without a mirror is an error that names it.
     # False: the paper's rule, never flip them.
     cfg.GTA.DATA.FLIP_LABEL_SWAP = False
 
     # Something-Something-v2 layout under DATA.PATH_TO_DATA_DIR:
     #   "video":  the official something-something-v2-{labels,train,
     #             validation}.json; videos DATA.PATH_PREFIX/<id>.webm,
-    #             decoded with PyAV.
+    #             decoded with PyAV (PySlowFast's Ssv2 reads frames only).
     #   "frames": PySlowFast's frame lists frame_lists/{train,val}.csv
     #             ("original_vido_id video_id frame_id path labels") of
     #             images under DATA.PATH_PREFIX, with the labels json.
     cfg.GTA.DATA.SSV2_FORMAT = "video"
 
     # A video that cannot be read is logged and replaced by another one, at
-    # most this many times in a row before the loader gives up.
+    # most this many times in a row before the loader gives up (PySlowFast
+    # fixes its own count in code, 10 or 100 tries by dataset).
     cfg.GTA.DATA.MAX_RETRIES = 10
+
+    # Which training and test loop tools/run_net.py runs:
+    #   "auto":       PySlowFast's own tools/train_net.py and test_net.py
+    #                 where they can be imported (GitHub main), else the
+    #                 plugin's loop (pyslowfast 1.0, which ships no tools;
+    #                 PYSLOWFAST_ROOT set empty);
+    #   "pyslowfast": PySlowFast's tools; where they cannot be used, an
+    #                 error before any work that says why;
+    #   "plugin":     the plugin's loop (gta_slowfast/engine/).
+    # PySlowFast has no such key: its run_net.py only has its own tools to
+    # run. The first log line of a run names the loop and why.
+    cfg.GTA.LOOP = "auto"
 
     # The plugin's training loop (used where PySlowFast's own tools are not).
     cfg.GTA.TRAIN = CfgNode()
@@ -161,8 +183,17 @@ def add_gta_config(cfg):
     # Minutes between mid-epoch checkpoints, so that a job killed without
     # warning (SIGKILL, a lost node) loses at most this much; 0: only at
     # epoch ends (TRAIN.CHECKPOINT_PERIOD) and on SIGTERM or SIGUSR1.
+    # PySlowFast checkpoints only every TRAIN.CHECKPOINT_PERIOD epochs.
     cfg.GTA.TRAIN.CHECKPOINT_MINUTES = 0.0
     return cfg
+
+
+# Former plugin keys that copied a PySlowFast key, and the key to set instead.
+REPLACED_KEYS = {
+    "GTA.DATA.RANDOM_FLIP": "DATA.RANDOM_FLIP",
+    "GTA.DATA.INV_UNIFORM_SAMPLE": "DATA.INV_UNIFORM_SAMPLE",
+    "GTA.DATA.REVERSE_INPUT_CHANNEL": "DATA.REVERSE_INPUT_CHANNEL",
+}
 
 
 def check_choice(key, value, allowed):
@@ -191,7 +222,9 @@ def load_config(path, opts=None):
     Returns:
         CfgNode
     Raises:
-        KeyError: an unknown key, named with the closest known keys.
+        KeyError: an unknown key, named with the closest known keys, or a
+            former GTA.DATA copy of a PySlowFast key, named with the key to
+            set instead.
     """
     cfg = get_cfg()
     try:
@@ -215,6 +248,13 @@ def _full_keys(node, prefix=""):
 
 def _unknown_key_message(cfg, message, path):
     key = message.strip("'\"").rpartition(": ")[2]
+    if key in REPLACED_KEYS:
+        return (
+            "{} (in {} or --opts) is no longer a key: set PySlowFast's own {}, "
+            "which the plugin's datasets read as PySlowFast does.".format(
+                key, path, REPLACED_KEYS[key]
+            )
+        )
     close = difflib.get_close_matches(key, list(_full_keys(cfg)), n=3, cutoff=0.6)
     hint = "; did you mean {}?".format(" or ".join(close)) if close else "."
     return "Unknown config key {} (in {} or --opts){}".format(key, path, hint)

@@ -32,7 +32,7 @@ def tiny_opts(data_dir, output_dir):
         "GTA.DATA.RESIZE", "[40, 48]",
         "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
         "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
-        "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1",
+        "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1", "LOG_MODEL_INFO", "False",
     ]
 
 
@@ -64,18 +64,22 @@ def run_command(command, env=None):
 
 
 def json_stats(output_dir, kind):
-    """The json stats lines of type ``kind`` in OUTPUT_DIR/json_stats.log."""
+    """The records of OUTPUT_DIR/json_stats.log whose ``_type`` (or, for
+    test records, ``split``) is ``kind``: "train_iter_", "train_epoch",
+    "val_epoch", "test_iter", "test_final". Lines are ``json_stats: {...}``,
+    as PySlowFast writes them."""
     path = os.path.join(output_dir, "json_stats.log")
     if not os.path.exists(path):
         return []
     rows = []
     with open(path) as stream:
         for line in stream:
+            _, _, record = line.partition("json_stats: ")
             try:
-                rows.append(json.loads(line))
+                rows.append(json.loads(record))
             except ValueError:  # a line being written while we read
                 continue
-    return [row for row in rows if row["_type"] == kind]
+    return [row for row in rows if row.get("_type", row.get("split")) == kind]
 
 
 def load_tool(name):

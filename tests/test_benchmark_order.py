@@ -42,3 +42,14 @@ def test_tiny_run_writes_table_and_curves(tmp_path, monkeypatch):
     partners = tool.reversal_partners(str(data))
     assert sorted(partners) == sorted(int(i) for i in labels.values())
     assert all(partners[partners[c]] == c and partners[c] != c for c in partners)
+
+
+def test_curves_read_the_json_stats_lines_the_loop_writes(tmp_path):
+    from gta_slowfast.engine.logging_setup import log_json_stats
+
+    tool = load_tool("benchmark_order")
+    log_json_stats({"_type": "train_iter_", "epoch": "1/2", "loss": 9.0}, str(tmp_path))
+    log_json_stats({"_type": "train_epoch", "epoch": "1/2", "loss": 1.5}, str(tmp_path))
+    log_json_stats({"_type": "val_epoch", "epoch": "1/2", "top1_err": 75.0}, str(tmp_path))
+    log_json_stats({"_type": "train_epoch", "epoch": "2/2", "loss": 1.25}, str(tmp_path))
+    assert tool.curves(str(tmp_path)) == ([(1, 1.5), (2, 1.25)], [(1, 25.0)])

@@ -209,9 +209,14 @@ def test_dense_indices():
         assert 0 <= indices[0] and indices[-1] <= 99
         starts.add(int(indices[0]))
     assert min(starts) == 0 and max(starts) == 71 and len(starts) > 30
-    # 3 test clips: the first window, the middle one and the last one.
-    assert [dense_indices(100, 8, 4, k, 3, False)[0] for k in range(3)] == [0, 35, 71]
-    assert dense_indices(100, 8, 4, 0, 1, False)[0] == 35
+    # 3 test clips of the 72 starts 0..71: with DATA.USE_OFFSET_SAMPLING
+    # (PySlowFast: k * floor(71 / 2)) the first window, the middle one and
+    # nearly the last one; without, k thirds of the way (floor(71 k / 3)).
+    offset = [dense_indices(100, 8, 4, k, 3, False, use_offset=True)[0] for k in range(3)]
+    assert offset == [0, 35, 70]
+    assert [dense_indices(100, 8, 4, k, 3, False)[0] for k in range(3)] == [0, 23, 47]
+    assert dense_indices(100, 8, 4, 0, 1, False, use_offset=True)[0] == 35
+    assert dense_indices(100, 8, 4, 0, 1, False)[0] == 0
     # Shorter than the 29-frame window: from 0, the last frame repeated.
     assert dense_indices(10, 8, 4, 0, 1, True, rng).tolist() == [0, 4, 8, 9, 9, 9, 9, 9]
     assert dense_indices(10, 8, 4, 2, 3, False).tolist() == [0, 4, 8, 9, 9, 9, 9, 9]
@@ -288,7 +293,7 @@ def test_flip_never_applies_to_left_right_classes(ssv2):
     assert not any(flips[0]), "'left to right' clips must never be flipped"
     for label in (1, 2):  # "upright" and "closer": both may be flipped
         assert 0 < sum(flips[label]) < len(flips[label])
-    cfg.GTA.DATA.RANDOM_FLIP = False
+    cfg.DATA.RANDOM_FLIP = False
     dataset = Gta_ssv2(cfg, "train")
     flipped = []
     for epoch in range(12):
@@ -361,12 +366,14 @@ def test_test_views_enumerate_videos_clips_and_crops(kinetics):
     assert len(dataset.video_paths) == 2 and dataset.num_clips == 6 and len(dataset) == 12
     assert dataset.num_videos == 12  # PySlowFast's count: one per view
     assert dataset.video_labels == [3, 1] and dataset.class_names is None
-    # 10-frame windows: video a (30 frames) starts at 0 or 20, video b (24) at 0 or 14.
+    # 10-frame windows, clip k of 2 at floor(k D / 2) of the starts 0..D
+    # (DATA.USE_OFFSET_SAMPLING False): video a (30 frames, D = 20) starts at
+    # 0 or 10, video b (24, D = 14) at 0 or 7.
     clip_frames = {
         (0, 0): [0, 3, 6, 9],
-        (0, 1): [20, 23, 26, 29],
+        (0, 1): [10, 13, 16, 19],
         (1, 0): [0, 3, 6, 9],
-        (1, 1): [14, 17, 20, 23],
+        (1, 1): [7, 10, 13, 16],
     }
     # Short side 48: 48 x 60 frames, green on the left 30 columns; the three
     # 48-wide crops start at x = 0, 6, 12.

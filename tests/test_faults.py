@@ -71,7 +71,7 @@ def warning_lines(output):
 def assert_failed_before_training(result, output_dir):
     assert result.returncode != 0, tail(result)
     assert not (output_dir / "checkpoints").exists()
-    assert json_stats(output_dir, "train_iter") == []
+    assert json_stats(output_dir, "train_iter_") == []
 
 
 def checkpoint_files(output_dir):
@@ -139,7 +139,7 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes_at_the_last_iteration_s
         assert_complete_checkpoint(checkpoints / name)
     for name, data in saved.items():
         assert (checkpoints / name).read_bytes() == data, name + " was rewritten"
-    epoch2 = [row["iter"] for row in json_stats(out, "train_iter") if row["epoch"] == "2/3"]
+    epoch2 = [row["iter"] for row in json_stats(out, "train_iter_") if row["epoch"] == "2/3"]
     assert epoch2[-(8 - iteration):] == ["{}/8".format(i) for i in range(iteration + 1, 9)]
 
 
@@ -188,7 +188,7 @@ def test_damaged_training_videos_are_logged_and_replaced(data_dir, tmp_path):
     for path in (empty, garbage, truncated, missing):
         assert any(path.name in line for line in warnings), (
             "no warning names {}:\n{}".format(path.name, "\n".join(warnings)))
-    assert [row["iter"] for row in json_stats(out, "train_iter")][-1] == "4/4"
+    assert [row["iter"] for row in json_stats(out, "train_iter_")][-1] == "4/4"
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]
 
 

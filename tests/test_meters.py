@@ -24,7 +24,7 @@ def test_views_are_averaged_per_video_and_unreadable_views_left_out():
         video_index=torch.tensor([1, 2, 2]),
         valid=torch.tensor([False, False, False]),
     )
-    scores, labels, scored = meter.finalize(torch.device("cpu"))
+    _, scores, labels, scored = meter.finalize(torch.device("cpu"))
     assert scored.tolist() == [True, True, False]
     assert labels.tolist()[:2] == [2, 1]
     assert torch.allclose(scores[0], torch.tensor([0.3, 0.05, 0.65], dtype=torch.float64))

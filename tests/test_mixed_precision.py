@@ -122,5 +122,5 @@ def test_plugin_loop_trains_with_mixed_precision(tmp_path):
                      "TRAIN.MIXED_PRECISION", True)
     assert result.returncode == 0, result.output[-3000:]
     assert "Mixed precision (TRAIN.MIXED_PRECISION): bf16 autocast on the CPU" in result.output
-    losses = [row["loss"] for row in json_stats(out, "train_iter")]
+    losses = [row["loss"] for row in json_stats(out, "train_iter_")]
     assert losses and all(loss == loss and abs(loss) < 1e3 for loss in losses)

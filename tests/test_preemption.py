@@ -60,7 +60,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
     try:
         deadline = time.monotonic() + 300
         while not any(row["epoch"] == "2/2" and row["iter"] in ("2/8", "3/8")
-                      for row in json_stats(out, "train_iter")):
+                      for row in json_stats(out, "train_iter_")):
             assert process.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "no iteration of epoch 2 in time"
             time.sleep(0.005)
@@ -71,7 +71,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
             process.kill()
             process.wait()
     log = log_path.read_text()
-    done = int(json_stats(out, "train_iter")[-1]["iter"].split("/")[0])
+    done = int(json_stats(out, "train_iter_")[-1]["iter"].split("/")[0])
     mid_epoch = out / "checkpoints" / "checkpoint_epoch_00002_iter_{:05d}.pyth".format(done)
     assert "Stopped by SIGTERM after iteration {} of epoch 2".format(done) in log
     assert mid_epoch.is_file()
@@ -81,7 +81,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
     result = run_net(data_dir, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
     assert "Resuming from {} at epoch 2, iteration {}".format(mid_epoch, done + 1) in result.output
-    resumed = [row["iter"] for row in json_stats(out, "train_iter") if row["epoch"] == "2/2"]
+    resumed = [row["iter"] for row in json_stats(out, "train_iter_") if row["epoch"] == "2/2"]
     assert resumed[done:] == ["{}/8".format(i) for i in range(done + 1, 9)]
     assert sorted(os.listdir(out / "checkpoints")) == [
         "checkpoint_epoch_{:05d}.pyth".format(epoch) for epoch in (1, 2)]

@@ -201,12 +201,12 @@ def test_run_net_trains_and_tests_ssv1_tsm_gta(tmp_path):
         "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
         "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", "1",
         "SOLVER.WARMUP_EPOCHS", "0.0", "DATA_LOADER.NUM_WORKERS", "0",
-        "DATA_LOADER.PIN_MEMORY", "False", "LOG_PERIOD", "1",
+        "DATA_LOADER.PIN_MEMORY", "False", "LOG_PERIOD", "1", "LOG_MODEL_INFO", "False",
     ]
     result = run_command(command, plugin_loop_env())
     assert result.returncode == 0, result.output[-4000:]
     assert [row["epoch"] for row in json_stats(out, "train_epoch")] == ["1/1"]
-    assert json_stats(out, "train_iter")[-1]["iter"] == "2/2"  # 8 videos, batch 4
+    assert json_stats(out, "train_iter_")[-1]["iter"] == "2/2"  # 8 videos, batch 4
     final = json_stats(out, "test_final")
     assert len(final) == 1 and final[0]["videos"] == 4
     with np.load(out / "test_scores_checkpoint_epoch_00001_1x1.npz") as scores:

@@ -178,6 +178,6 @@ def test_flip_label_swap_without_mirror_fails_before_training(tmp_path):
 
 def test_reverse_input_channel_feeds_bgr(ssv2):
     rgb = Gta_ssv2(ssv2_cfg(*ssv2), "test")[0][0][0]
-    bgr = Gta_ssv2(ssv2_cfg(*ssv2, "GTA.DATA.REVERSE_INPUT_CHANNEL", True), "test")[0][0][0]
+    bgr = Gta_ssv2(ssv2_cfg(*ssv2, "DATA.REVERSE_INPUT_CHANNEL", True), "test")[0][0][0]
     assert torch.equal(bgr, rgb.flip(0))
     assert not torch.equal(bgr, rgb)

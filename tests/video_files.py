@@ -27,6 +27,8 @@ import gta_slowfast
 RED_BASE = 16
 RED_STEP = 8
 MAX_FRAMES = (255 - RED_BASE) // RED_STEP + 1
+# Frames a second of the videos written here.
+VIDEO_FPS = 12
 MP4_CODEC = "libx264" if "libx264" in av.codecs_available else "mpeg4"
 CODECS = {".webm": ("webm", "libvpx-vp9"), ".mp4": ("mp4", MP4_CODEC)}
 # Near-lossless settings, so that the red level survives compression.
@@ -51,7 +53,7 @@ def frame_image(index, height=64, width=80, split=None):
     return image
 
 
-def write_video(path, num_frames, height=64, width=80, fps=12):
+def write_video(path, num_frames, height=64, width=80, fps=VIDEO_FPS):
     """Writes frames 0..num_frames-1 (``frame_image``) as a real video file:
     WebM/VP9 for ``.webm``, MP4/H.264 (MPEG-4 part 2 where this PyAV lacks
     libx264) for ``.mp4``. Returns ``path``."""
@@ -82,7 +84,7 @@ TEXTURED_FORMATS = {
 
 
 def write_textured_video(path, num_frames, keyframe_interval=None, height=72, width=96,
-                         fps=12, seed=0):
+                         fps=VIDEO_FPS, seed=0):
     """Writes ``num_frames`` frames of smooth random texture drifting a
     pixel or two per frame, every frame different (``TEXTURED_FORMATS``
     gives the codec). H.264 (and MPEG-4) get 3 B-frames and a keyframe every
@@ -251,6 +253,8 @@ def make_cfg(data_dir, prefix, dataset="gta_ssv2", arch="slow_c2d", **overrides)
     cfg.DATA.PATH_PREFIX = str(prefix)
     cfg.DATA.NUM_FRAMES = 8
     cfg.DATA.SAMPLING_RATE = 1
+    # DATA.SAMPLING_RATE counts frames at the videos' own rate.
+    cfg.DATA.TARGET_FPS = VIDEO_FPS
     cfg.DATA.TRAIN_CROP_SIZE = 48
     cfg.DATA.TEST_CROP_SIZE = 48
     cfg.DATA.TRAIN_JITTER_SCALES = [48, 64]

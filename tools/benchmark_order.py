@@ -86,11 +86,12 @@ def curves(output_dir):
     train, val = [], []
     with open(os.path.join(output_dir, "json_stats.log")) as stream:
         for line in stream:
-            row = json.loads(line)
+            row = json.loads(line.partition("json_stats: ")[2])
             epoch = int(str(row.get("epoch", "0/0")).split("/")[0])
-            if row["_type"] == "train_epoch":
+            kind = row.get("_type", row.get("split"))
+            if kind == "train_epoch":
                 train.append((epoch, row["loss"]))
-            elif row["_type"] == "val_epoch":
+            elif kind == "val_epoch":
                 val.append((epoch, 100.0 - row["top1_err"]))
     return train, val
 

@@ -5,11 +5,13 @@
         [--init_method tcp://HOST:PORT --shard_id I --num_shards N] \
         [--opts KEY VALUE ...]
 
-Trains when TRAIN.ENABLE, then tests when TEST.ENABLE. Where GitHub-main
-PySlowFast's tools/train_net.py and test_net.py can be imported (from the
-clone slowfast is imported from, or PYSLOWFAST_ROOT), they run with the
-plugin's models and datasets; otherwise (or with PYSLOWFAST_ROOT= empty) the
-plugin's own loop. The log says which, and why.
+Trains when TRAIN.ENABLE, then tests when TEST.ENABLE, in the loop GTA.LOOP
+chooses: with "auto" (the default), GitHub-main PySlowFast's
+tools/train_net.py and test_net.py where they can be imported (from the
+clone slowfast is imported from, or PYSLOWFAST_ROOT), with the plugin's
+models and datasets, otherwise (or with PYSLOWFAST_ROOT= empty) the plugin's
+own loop; "pyslowfast" or "plugin" insist on one. The first log line says
+which, and why.
 Under torchrun (torchrun --nproc_per_node N tools/run_net.py ...) the ranks
 come from torchrun's environment. In the plugin's loop, SIGTERM or SIGUSR1
 stops training after the current iteration with a checkpoint, and the exit

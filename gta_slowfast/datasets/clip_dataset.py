@@ -12,6 +12,14 @@ Item contract (as GitHub-main PySlowFast): ``dataset[i]`` is
   False for a test view of an unreadable video, whose inputs are zeros),
   ``temporal_view`` and ``spatial_crop`` (ints, the test view).
 
+In training with several clips per video (GitHub main's ``AUG.NUM_SAMPLE``
+x ``DATA.TRAIN_CROP_NUM_SPATIAL`` > 1, ``compat.training_clips_per_video``),
+an item holds that many clips of one read of the video, each augmented on
+its own, as PySlowFast's Kinetics gives them: ``inputs`` a list of clips
+(each a list per pathway), ``label``, ``index`` and ``time`` lists of as
+many entries; the training loader collates them with PySlowFast's
+``multiple_samples_collate``.
+
 Train and val give one item per video. Test gives TEST.NUM_ENSEMBLE_VIEWS x
 TEST.NUM_SPATIAL_CROPS items per video: item i is view i % num_clips of
 video i // num_clips, its temporal view (i % num_clips) //
@@ -23,11 +31,13 @@ each worker): the dataset keeps the last video's clips (``VideoViews``).
 A view asked for out of order reads only its own clip.
 """
 
+import contextlib
 import logging
 
 import numpy as np
 import torch
 
+from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.config import check_choice
 from gta_slowfast.datasets import sampling, transforms
@@ -39,6 +49,34 @@ logger = logging.getLogger(__name__)
 
 MODES = ("train", "val", "test")
 SAMPLINGS = ("tsn", "dense")
+
+# PySlowFast keys the plugin's datasets do not offer, with why; each
+# stops the dataset's construction when set to another value than the
+# installed PySlowFast's default (a key the installed generation lacks is
+# not checked).
+REFUSED_KEYS = {
+    "DATA.MULTI_LABEL": "the plugin's datasets give one class per video",
+    "DATA.SSL_COLOR_JITTER": "self-supervised colour augmentation (PySlowFast's Kinetics)",
+    "DATA.SSL_COLOR_BRI_CON_SAT": "self-supervised colour augmentation",
+    "DATA.SSL_COLOR_HUE": "self-supervised colour augmentation",
+    "DATA.SSL_MOCOV2_AUG": "self-supervised colour augmentation",
+    "DATA.SSL_BLUR_SIGMA_MIN": "self-supervised blur augmentation",
+    "DATA.SSL_BLUR_SIGMA_MAX": "self-supervised blur augmentation",
+    "DATA.COLOR_RND_GRAYSCALE": "self-supervised grayscale augmentation",
+    "DATA.TIME_DIFF_PROB": "temporal-difference inputs (self-supervised)",
+    "DATA.TRAIN_CROP_NUM_TEMPORAL": "several temporal clips per item (contrastive training)",
+    "DATA.LOADER_CHUNK_SIZE": "chunked reading of the video list (PySlowFast's Kinetics)",
+    "DATA.LOADER_CHUNK_OVERALL_SIZE": "chunked reading of the video list",
+    "DATA.SKIP_ROWS": "chunked reading of the video list",
+    "DATA.DUMMY_LOAD": "PySlowFast's benchmark mode, which repeats the first item",
+    "AUG.GEN_MASK_LOADER": "masks for masked-feature pre-training (MaskFeat)",
+    "AUG.RE_SPLIT": "PySlowFast itself reads it nowhere (its datasets pass AUG.RE_COUNT "
+    "as RandomErasing's num_splits)",
+    "MULTIGRID.LONG_CYCLE": "multigrid clip shapes and sampling rates, drawn per "
+    "iteration by PySlowFast's datasets",
+    "MULTIGRID.SHORT_CYCLE": "multigrid crop sizes, drawn per iteration by PySlowFast's "
+    "datasets",
+}
 
 
 def register_dataset(cls):
@@ -97,6 +135,14 @@ class VideoClipDataset(torch.utils.data.Dataset):
         """
         check_mode(mode)
         check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
+        check_data_keys(cfg, resize_to)
+        if mode == "train" and resize_to and (
+            list(cfg.DATA.TRAIN_JITTER_SCALES) != compat.installed_default("DATA.TRAIN_JITTER_SCALES")
+        ):
+            logger.warning(
+                "DATA.TRAIN_JITTER_SCALES %s is not used: GTA.DATA.RESIZE %s gives every frame "
+                "a fixed size (set GTA.DATA.RESIZE [] for PySlowFast's short-side jitter).",
+                list(cfg.DATA.TRAIN_JITTER_SCALES), list(resize_to))
         if not video_paths:
             raise ValueError(
                 "No videos in the {} split: {} lists none.".format(mode, annotation_file)
@@ -112,6 +158,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS if mode == "test" else 1
         self.num_crops = cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
         self.multi_pathway = is_multi_pathway(cfg)
+        self.clips_per_item = compat.training_clips_per_video(cfg) if mode == "train" else 1
+        self._relative_crop = compat.relative_resized_crop(cfg) if mode == "train" else None
+        self._random_erasing = compat.random_erasing(cfg) if mode == "train" else None
         self.epoch = 0
         self.mirror_of = {}
         if mode == "train" and cfg.GTA.DATA.FLIP_LABEL_SWAP and class_names:
@@ -214,7 +263,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self._last_views = None
         with self.open_video(video_index) as video:
             clip_indices = {
-                view: self._frame_indices(video.num_frames, view, rng=None)
+                view: self._frame_indices(video.num_frames, view, None, video.fps)
                 for view in temporal_views
             }
             self._last_views = VideoViews.read(
@@ -231,7 +280,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         video_index = index
         for failures in range(max_retries + 1):
             try:
-                inputs, label = self._clip(video_index, rng)
+                clips = self._clips(video_index, rng)
             except VideoReadError as error:
                 logger.warning(
                     "Cannot read %s: %s. Replacing it with a random video "
@@ -250,7 +299,11 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 "temporal_view": 0,
                 "spatial_crop": 0,
             }
-            return inputs, label, index, 0.0, meta
+            if len(clips) == 1:
+                inputs, label = clips[0]
+                return inputs, label, index, 0.0, meta
+            inputs, labels = (list(values) for values in zip(*clips))
+            return inputs, labels, [index] * len(clips), [0.0] * len(clips), meta
         raise RuntimeError(
             "{} videos in a row could not be read (GTA.DATA.MAX_RETRIES = {}); the "
             "last was {}: {}".format(
@@ -258,43 +311,94 @@ class VideoClipDataset(torch.utils.data.Dataset):
             )
         )
 
-    def _clip(self, video_index, rng):
-        """Model inputs and label of the train or val clip of a video; in
-        training, cropped and perhaps flipped (which may relabel the clip,
-        see ``_training_flip``).
+    def _clips(self, video_index, rng):
+        """The train or val clips of one read of a video with their labels:
+        ``clips_per_item`` training clips, each augmented on its own
+        (``_training_clip``), or the val clip.
 
         Returns:
-            tuple: (list of torch.Tensor, one float (3, T, H, W) per
-                pathway; int label).
+            list of tuple: (list of torch.Tensor, one float (3, T, H, W) per
+                pathway; int label) per clip.
         Raises:
             VideoReadError: the video cannot be read.
         """
         with self.open_video(video_index) as video:
-            frames = video.read(self._frame_indices(video.num_frames, 0, rng))
+            frames = video.read(self._frame_indices(video.num_frames, 0, rng, video.fps))
         label = self.video_labels[video_index]
         if self.mode == "train":
+            return [self._training_clip(frames, label, rng) for _ in range(self.clips_per_item)]
+        frames = transforms.spatial_crop(
+            self._test_resize(frames), self.cfg.DATA.TEST_CROP_SIZE, 0, 1
+        )
+        return [(self._inputs(frames), label)]
+
+    def _training_clip(self, frames, label, rng):
+        """One training clip of a video's frames, augmented in PySlowFast's
+        order: RandAugment (AUG.ENABLE, AUG.AA_TYPE) on the frames as read;
+        the crop (``_train_transform``); the flip (``_training_flip``, which
+        may relabel the clip); normalisation (``_normalized``); random
+        erasing (AUG.ENABLE, AUG.RE_PROB). PySlowFast's own transforms
+        (RandAugment, random erasing, the relative crop) draw from Python's,
+        numpy's and torch's global generators: they are seeded from ``rng``
+        for the clip, and restored after, so that an item stays a function
+        of (RNG_SEED, epoch, index).
+
+        Args:
+            frames (np.ndarray): uint8 (T, H, W, 3), as read.
+            label (int): the video's class.
+            rng (np.random.Generator): the item's random numbers.
+        Returns:
+            tuple: (list of torch.Tensor, one float (3, T, S, S) per pathway,
+                S = DATA.TRAIN_CROP_SIZE; int label).
+        """
+        augment = compat.random_augment(self.cfg, *frames.shape[1:3])
+        uses_global_random = any(
+            transform is not None
+            for transform in (augment, self._random_erasing, self._relative_crop)
+        )
+        global_random = (
+            transforms.global_random_from(rng) if uses_global_random else contextlib.nullcontext()
+        )
+        with global_random:
+            if augment is not None:
+                frames = transforms.apply_to_images(augment, frames)
             frames = self._train_transform(frames, rng)
             label, flip = self._training_flip(label, rng)
             if flip:
                 frames = transforms.horizontal_flip(frames)
-        else:
-            frames = transforms.spatial_crop(
-                self._test_resize(frames), self.cfg.DATA.TEST_CROP_SIZE, 0, 1
-            )
-        return self._inputs(frames), label
+            clip = self._normalized(frames)
+            if self._random_erasing is not None:
+                clip = self._random_erasing(clip.transpose(0, 1)).transpose(0, 1)
+        return self._pathways(clip), label
 
     def _inputs(self, frames):
         """uint8 (T, H, W, 3) -> model inputs, one float (3, T, H, W) per
-        pathway, normalised with DATA.MEAN and DATA.STD (RGB); in BGR order
-        with GTA.DATA.REVERSE_INPUT_CHANNEL (the channels reversed as a view
-        of the uint8 frames, the mean and std with them)."""
-        mean, std = self.cfg.DATA.MEAN, self.cfg.DATA.STD
-        if self.cfg.GTA.DATA.REVERSE_INPUT_CHANNEL:
-            frames, mean, std = frames[..., ::-1], mean[::-1], std[::-1]
-        return self._pathways(transforms.to_normalized_tensor(frames, mean, std))
+        pathway (``_normalized``)."""
+        return self._pathways(self._normalized(frames))
 
-    def _frame_indices(self, num_video_frames, temporal_view, rng):
-        """int64 (DATA.NUM_FRAMES,) indices of the frames of a view."""
+    def _normalized(self, frames):
+        """uint8 (T, H, W, 3) -> float (3, T, H, W), normalised with
+        DATA.MEAN and DATA.STD (RGB); in BGR order with
+        DATA.REVERSE_INPUT_CHANNEL (the channels reversed as a view of the
+        uint8 frames, the mean and std with them, as PySlowFast reverses the
+        normalised channels)."""
+        mean, std = self.cfg.DATA.MEAN, self.cfg.DATA.STD
+        if self.cfg.DATA.REVERSE_INPUT_CHANNEL:
+            frames, mean, std = frames[..., ::-1], mean[::-1], std[::-1]
+        return transforms.to_normalized_tensor(frames, mean, std)
+
+    def _frame_indices(self, num_video_frames, temporal_view, rng, fps=None):
+        """int64 (DATA.NUM_FRAMES,) indices of the frames of a view.
+
+        Dense clips take DATA.SAMPLING_RATE as counted at DATA.TARGET_FPS
+        (plus a draw in [0, DATA.TRAIN_JITTER_FPS] in training), as
+        PySlowFast's decoder does, for a video of ``fps`` frames a second;
+        frame images, of no known rate (``fps`` None), count as at
+        DATA.TARGET_FPS. Dense test clips are placed as
+        DATA.USE_OFFSET_SAMPLING says (``sampling.dense_indices``); the
+        val clip is the middle one (PySlowFast's val draws it at random, as
+        in training). TSN segments span the video whatever its rate.
+        """
         training = self.mode == "train"
         if self.sampling_method == "tsn":
             return sampling.tsn_indices(
@@ -305,6 +409,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 view_index=temporal_view,
                 num_views=self.num_views,
             )
+        rate_ratio = 1.0
+        if fps:
+            target_fps = self.cfg.DATA.TARGET_FPS
+            jitter_fps = compat.config_value(self.cfg, "DATA.TRAIN_JITTER_FPS", 0.0)
+            if training and jitter_fps > 0:
+                target_fps += rng.uniform(0.0, jitter_fps)
+            rate_ratio = fps / target_fps
         return sampling.dense_indices(
             num_video_frames,
             self.cfg.DATA.NUM_FRAMES,
@@ -313,15 +424,23 @@ class VideoClipDataset(torch.utils.data.Dataset):
             self.num_views,
             training,
             rng,
+            rate_ratio=rate_ratio,
+            use_offset=self.mode != "test"
+            or compat.config_value(self.cfg, "DATA.USE_OFFSET_SAMPLING", False),
         )
 
     def _train_transform(self, frames, rng):
         """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3), S = DATA.TRAIN_CROP_SIZE.
 
-        With a fixed resize: the resize, then TSN's multi-scale crop
-        (GTA.DATA.CROP_SCALES, GTA.DATA.MORE_FIX_CROP) resized to S, or a
-        random S crop. Without: short-side scale jitter in
-        DATA.TRAIN_JITTER_SCALES (GTA.DATA.INV_UNIFORM_SAMPLE) and a random S
+        With a fixed resize (GTA.DATA.RESIZE): the resize, then TSN's
+        multi-scale crop (GTA.DATA.CROP_SCALES, GTA.DATA.MORE_FIX_CROP)
+        resized to S, PySlowFast's relative crop (below), or a random S crop.
+        Without: as PySlowFast's ``spatial_sampling``, its relative crop
+        where DATA.TRAIN_JITTER_SCALES_RELATIVE and
+        DATA.TRAIN_JITTER_ASPECT_RELATIVE are set (GitHub main's
+        ``random_resized_crop``, with DATA.TRAIN_JITTER_MOTION_SHIFT its
+        ``random_resized_crop_with_shift``), else short-side scale jitter in
+        DATA.TRAIN_JITTER_SCALES (DATA.INV_UNIFORM_SAMPLE) and a random S
         crop. The flip is decided after, in ``_training_flip``.
         """
         data = self.cfg.GTA.DATA
@@ -332,15 +451,18 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 return transforms.multi_scale_crop(
                     frames, data.CROP_SCALES, size, rng, data.MORE_FIX_CROP
                 )
+        if self._relative_crop is not None:
+            return transforms.crop_as_float(frames, self._relative_crop, size)
+        if self.resize_to:
             return transforms.random_crop(frames, size, rng)
         frames = transforms.random_short_side_scale(
-            frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng, data.INV_UNIFORM_SAMPLE
+            frames, *self.cfg.DATA.TRAIN_JITTER_SCALES, rng, self.cfg.DATA.INV_UNIFORM_SAMPLE
         )
         return transforms.random_crop(frames, size, rng)
 
     def _training_flip(self, label, rng):
         """Whether a training clip of class ``label`` is mirrored, and its
-        label then: with probability 1/2 where GTA.DATA.RANDOM_FLIP allows,
+        label then: with probability 1/2 where DATA.RANDOM_FLIP allows,
         except for classes GTA.DATA.NO_FLIP_WORDS names (never flipped) or,
         with GTA.DATA.FLIP_LABEL_SWAP, flipped and given their mirror class.
 
@@ -348,7 +470,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             tuple: (label (int), flip (bool)).
         """
         data = self.cfg.GTA.DATA
-        if not data.RANDOM_FLIP:
+        if not self.cfg.DATA.RANDOM_FLIP:
             return label, False
         class_name = self.class_names[label] if self.class_names else None
         if label not in self.mirror_of and not transforms.should_flip(
@@ -375,6 +497,70 @@ class VideoClipDataset(torch.utils.data.Dataset):
     def _zero_inputs(self):
         size = self.cfg.DATA.TEST_CROP_SIZE
         return self._pathways(torch.zeros(3, self.cfg.DATA.NUM_FRAMES, size, size))
+
+
+def check_data_keys(cfg, resize_to):
+    """Raises ValueError, before any work, for a PySlowFast data key the
+    plugin's datasets do not offer (``REFUSED_KEYS``) set to another value
+    than its default, and for keys that cannot mean anything together.
+
+    Args:
+        cfg (CfgNode): the config.
+        resize_to (list of int): the dataset's fixed resize, [] for none.
+    Raises:
+        ValueError: naming every such key, its value and what to do.
+    """
+    problems = [
+        "{} = {} ({}): leave it at its default {}".format(
+            key, compat.config_value(cfg, key), why, compat.installed_default(key)
+        )
+        for key, why in REFUSED_KEYS.items()
+        if compat.installed_default(key) is not None
+        and compat.config_value(cfg, key) != compat.installed_default(key)
+    ]
+    scales = compat.config_value(cfg, "DATA.TRAIN_JITTER_SCALES_RELATIVE", [])
+    aspect = compat.config_value(cfg, "DATA.TRAIN_JITTER_ASPECT_RELATIVE", [])
+    if bool(scales) != bool(aspect):
+        problems.append(
+            "DATA.TRAIN_JITTER_SCALES_RELATIVE = {} with DATA.TRAIN_JITTER_ASPECT_RELATIVE "
+            "= {}: PySlowFast's relative crop needs both; set both or neither".format(
+                scales, aspect
+            )
+        )
+    if scales and resize_to and cfg.GTA.DATA.CROP_SCALES:
+        problems.append(
+            "DATA.TRAIN_JITTER_SCALES_RELATIVE with GTA.DATA.CROP_SCALES = {}: two training "
+            "crops; set GTA.DATA.CROP_SCALES [] for PySlowFast's relative crop, or "
+            "DATA.TRAIN_JITTER_SCALES_RELATIVE [] and DATA.TRAIN_JITTER_ASPECT_RELATIVE "
+            "[] for TSN's".format(cfg.GTA.DATA.CROP_SCALES)
+        )
+    if scales and cfg.DATA.INV_UNIFORM_SAMPLE:
+        problems.append(
+            "DATA.INV_UNIFORM_SAMPLE with DATA.TRAIN_JITTER_SCALES_RELATIVE: the relative "
+            "crop replaces the short-side jitter that DATA.INV_UNIFORM_SAMPLE draws; "
+            "set one of them off"
+        )
+    if compat.config_value(cfg, "DATA.TRAIN_JITTER_MOTION_SHIFT", False) and not scales:
+        problems.append(
+            "DATA.TRAIN_JITTER_MOTION_SHIFT without DATA.TRAIN_JITTER_SCALES_RELATIVE: "
+            "the shift moves PySlowFast's relative crop; set the relative jitter too"
+        )
+    if resize_to and cfg.DATA.INV_UNIFORM_SAMPLE:
+        problems.append(
+            "DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE = {}: frames get a fixed size, "
+            "with no short-side jitter to draw; set GTA.DATA.RESIZE [] for PySlowFast's "
+            "jitter".format(list(resize_to))
+        )
+    if cfg.GTA.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
+        problems.append(
+            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
+            "none is relabelled; set one of them the other way"
+        )
+    if problems:
+        raise ValueError(
+            "The plugin's datasets cannot honour these data keys:\n  "
+            + "\n  ".join(problems)
+        )
 
 
 def check_mode(mode):

@@ -1,22 +1,26 @@
 """Kinetics (or any video classification set) from PySlowFast's csv files.
 
 ``DATA.PATH_TO_DATA_DIR/{train,val,test}.csv`` hold one ``path label`` line
-per video, space separated; a relative path is relative to
+per video, separated by DATA.PATH_LABEL_SEPARATOR (GitHub main; a space by
+default, then any whitespace); a relative path is relative to
 DATA.PATH_PREFIX. A path may also be a folder of frame images.
 """
 
 import os
 
+from gta_slowfast import compat
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 
 
-def read_video_list(list_file, prefix):
+def read_video_list(list_file, prefix, separator=" "):
     """The videos and labels of a ``path label`` csv.
 
     Args:
         list_file (str): the csv; blank lines are skipped and the label is
-            the last field, so paths may contain spaces.
+            the last field, so paths may contain the separator.
         prefix (str): directory relative paths are joined to.
+        separator (str): between path and label (DATA.PATH_LABEL_SEPARATOR);
+            a space stands for any whitespace.
     Returns:
         tuple: (paths (list of str), labels (list of int)), in file order.
     Raises:
@@ -28,13 +32,16 @@ def read_video_list(list_file, prefix):
     paths, labels = [], []
     with open(list_file) as stream:
         for line_number, line in enumerate(stream, start=1):
-            fields = line.strip().rsplit(maxsplit=1)
+            if separator == " ":
+                fields = line.strip().rsplit(maxsplit=1)
+            else:
+                fields = [field.strip() for field in line.strip().rsplit(separator, 1)]
             if not fields:
                 continue
             if len(fields) != 2 or not fields[1].isdigit():
                 raise ValueError(
-                    "{}:{}: expected 'path label', got '{}'.".format(
-                        list_file, line_number, line.strip()
+                    "{}:{}: expected 'path{}label', got '{}'.".format(
+                        list_file, line_number, separator, line.strip()
                     )
                 )
             paths.append(os.path.join(prefix, fields[0]))
@@ -48,7 +55,7 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
     """Kinetics with PySlowFast's pipeline, whatever GTA.DATA.SAMPLING and
     GTA.DATA.RESIZE say: dense clips (DATA.NUM_FRAMES frames
     DATA.SAMPLING_RATE apart), short-side scale jitter, a random crop and a
-    flip (GTA.DATA.RANDOM_FLIP; no class is exempt) in training;
+    flip (DATA.RANDOM_FLIP; no class is exempt) in training;
     TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops with the
     short side at DATA.TEST_CROP_SIZE at test."""
 
@@ -63,7 +70,11 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
         """
         check_mode(mode)
         list_file = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "{}.csv".format(mode))
-        paths, labels = read_video_list(list_file, cfg.DATA.PATH_PREFIX)
+        paths, labels = read_video_list(
+            list_file,
+            cfg.DATA.PATH_PREFIX,
+            compat.config_value(cfg, "DATA.PATH_LABEL_SEPARATOR", " "),
+        )
         super().__init__(
             cfg,
             mode,

@@ -3,9 +3,11 @@ contract is ``clip_dataset.VideoClipDataset``'s."""
 
 import torch
 
+from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
+from gta_slowfast.engine.distributed import processes_per_machine
 
 
 def build_dataset(name, cfg, split):
@@ -30,26 +32,31 @@ def construct_loader(cfg, split):
     the last partial batch; "val" reads TRAIN.DATASET in order; "test"
     reads TEST.DATASET in ``VideoViewBatchSampler``'s batches, which keep
     each video's views in one worker. The batch size (TRAIN.BATCH_SIZE for
-    train and val, TEST.BATCH_SIZE for test) is the total over processes:
-    each of a distributed run's processes reads its share. NUM_GPUS plays no
-    part, so NUM_GPUS 0 (CPU) works.
+    train and val, TEST.BATCH_SIZE for test) is, as in PySlowFast, each
+    machine's: each of a machine's processes (one per GPU, or its CPU
+    processes) reads ``per_process_batch_size``, and a step's batch is
+    BATCH_SIZE x NUM_SHARDS. NUM_GPUS 0 (CPU) works.
 
     Args:
         cfg (CfgNode): config.
         split (str): "train", "val" or "test".
     Returns:
         torch.utils.data.DataLoader: batches of (inputs, labels, index, time,
-        meta), with ``inputs`` a list of (N, 3, T, H, W) per pathway.
+        meta), with ``inputs`` a list of (N, 3, T, H, W) per pathway. With
+        several training clips per video (AUG.NUM_SAMPLE, see
+        ``compat.training_clips_per_video``), PySlowFast's
+        ``multiple_samples_collate`` makes N = batch size x clips per video,
+        a video's clips one after the other; ``meta`` stays one entry per
+        video.
     """
     check_mode(split)
     training = split == "train"
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
-    batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    batch_size = per_process_batch_size(cfg, split)
     dataset = build_dataset(name, cfg, split)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     world_size = torch.distributed.get_world_size() if distributed else 1
     rank = torch.distributed.get_rank() if distributed else 0
-    batch_size = max(1, batch_size // world_size)
     options = dict(
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
@@ -68,9 +75,40 @@ def construct_loader(cfg, split):
         sampler = torch.utils.data.DistributedSampler(dataset, shuffle=False)
     else:
         sampler = None
+    collate = None
+    if getattr(dataset, "clips_per_item", 1) > 1:
+        # Items of several clips (AUG.NUM_SAMPLE), flattened by PySlowFast's
+        # own collate: as in PySlowFast, a batch holds batch_size videos,
+        # so batch_size x clips_per_item clips.
+        collate = compat.multiple_samples_collate()
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, drop_last=training, **options
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=training,
+        collate_fn=collate,
+        **options,
     )
+
+
+def per_process_batch_size(cfg, split):
+    """The videos each process reads a step: TEST.BATCH_SIZE ("test") or
+    TRAIN.BATCH_SIZE (other splits), which is per machine as in PySlowFast,
+    over this machine's processes.
+
+    Raises:
+        ValueError: the batch does not divide among the machine's processes
+            (PySlowFast asserts the same of NUM_GPUS).
+    """
+    key = "TEST.BATCH_SIZE" if split == "test" else "TRAIN.BATCH_SIZE"
+    batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    processes = processes_per_machine(cfg)
+    if batch_size % processes:
+        raise ValueError(
+            "{} {} is the batch of each machine, read by its {} processes: make it a multiple "
+            "of {}.".format(key, batch_size, processes, processes)
+        )
+    return batch_size // processes
 
 
 def shuffle_dataset(loader, epoch):

@@ -6,14 +6,18 @@ more pixels than they keep. Crops and flips return views of their input;
 resizes write one new array. ``to_normalized_tensor`` then makes the one
 float copy, the (3, T, H, W) tensor a model takes, and ``pack_pathways``
 its SlowFast pathways. Random choices come from a
-``numpy.random.Generator``.
+``numpy.random.Generator``; PySlowFast's own transforms, which draw from
+the global generators, run inside ``global_random_from``.
 """
 
+import contextlib
+import random
 import re
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 
 def resize(frames, height, width):
@@ -186,6 +190,61 @@ def multi_scale_crop(frames, scales, size, rng, more_fix_crop=True):
     offsets = fixed_crop_offsets(height, width, crop_height, crop_width, more_fix_crop)
     top, left = offsets[rng.integers(len(offsets))]
     return resize(crop(frames, top, left, crop_height, crop_width), size, size)
+
+
+@contextlib.contextmanager
+def global_random_from(rng):
+    """Within: Python's ``random``, numpy's global generator and torch's CPU
+    generator seeded from ``rng``, for PySlowFast's transforms, which draw
+    from them; after: all three as they were.
+
+    Args:
+        rng (np.random.Generator): three seeds are drawn from it.
+    """
+    python_seed, numpy_seed, torch_seed = (int(seed) for seed in rng.integers(2**32, size=3))
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(python_seed)
+        np.random.seed(numpy_seed)
+        torch.manual_seed(torch_seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def apply_to_images(transform, frames):
+    """A transform of a list of PIL images (PySlowFast's RandAugment) applied
+    to a clip.
+
+    Args:
+        transform (callable): list of PIL RGB images -> list of as many.
+        frames (np.ndarray): uint8 (T, H, W, 3).
+    Returns:
+        np.ndarray: uint8 (T, H', W', 3).
+    """
+    images = transform([Image.fromarray(np.ascontiguousarray(frame)) for frame in frames])
+    return np.stack([np.asarray(image.convert("RGB")) for image in images])
+
+
+def crop_as_float(frames, crop_fn, size):
+    """A crop that PySlowFast computes on float clips (its
+    ``random_resized_crop``) applied to a uint8 clip, rounded back to uint8
+    (the crop resizes bilinearly, which commutes with PySlowFast's
+    normalisation before it).
+
+    Args:
+        frames (np.ndarray): uint8 (T, H, W, 3).
+        crop_fn (callable): (float (3, T, H, W), size) -> float (3, T, size,
+            size).
+        size (int): side of the output.
+    Returns:
+        np.ndarray: uint8 (T, size, size, 3).
+    """
+    clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float()
+    cropped = crop_fn(clip, size).round_().clamp_(0, 255).to(torch.uint8)
+    return cropped.permute(1, 2, 3, 0).numpy()
 
 
 def horizontal_flip(frames):

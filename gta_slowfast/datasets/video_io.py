@@ -57,7 +57,14 @@ class VideoReadError(Exception):
 
 
 class FrameSource:
-    """What both sources share: use as a context manager, or ``close``."""
+    """What both sources share: use as a context manager, or ``close``.
+
+    Attributes:
+        fps (float or None): frames a second; None where unknown (frame
+            images).
+    """
+
+    fps = None
 
     def close(self):
         """Releases what the source holds open (nothing by default)."""
@@ -235,6 +242,13 @@ class VideoFile(FrameSource):
     def num_frames(self):
         """int: the frames a full decode gives."""
         return self._num_frames
+
+    @property
+    def fps(self):
+        """float or None: the stream's average frame rate, None where it
+        declares none."""
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else None
 
     def read(self, indices):
         """The frames at ``indices`` (repeats allowed), in that order.

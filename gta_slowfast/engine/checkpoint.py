@@ -221,12 +221,13 @@ def model_state_of(state, path):
     return model_state
 
 
-def matching_weights(model, model_state, source):
+def matching_weights(model, model_state, source, inflate=False):
     """The entries of ``model_state`` that ``model`` takes, converted for it.
 
     A torchvision-style ResNet is renamed and inflated (``imagenet.py``);
     blocks of another type at a block position are left out, so the model's
-    blocks keep their identity start (``keep_same_block_types``); GTA's
+    blocks keep their identity start (``keep_same_block_types``); with
+    ``inflate``, 2D conv kernels become the model's 3D ones; GTA's
     T x T matrices saved for another clip length are resized or refused
     (GTA.TEMPORAL_ADAPT); then every tensor whose name and shape match is
     taken. Logs what starts from scratch and what in ``source`` is not used.
@@ -235,6 +236,7 @@ def matching_weights(model, model_state, source):
         model (nn.Module): the model (not DDP-wrapped).
         model_state (dict): name -> tensor.
         source (str): where ``model_state`` comes from, for the log.
+        inflate (bool): TRAIN.CHECKPOINT_INFLATE (see ``inflate_2d_kernels``).
     Returns:
         OrderedDict: name -> tensor, for ``model.load_state_dict(...,
             strict=False)``.
@@ -247,6 +249,8 @@ def matching_weights(model, model_state, source):
         logger.info("%s is a torchvision-style ResNet: converting", source)
         model_state = convert_torchvision_resnet(model_state, own)
     model_state = keep_same_block_types(model, model_state)
+    if inflate:
+        model_state = inflate_2d_kernels(model_state, own)
     matched, mismatched = OrderedDict(), []
     for name, value in model_state.items():
         if name not in own:
@@ -273,6 +277,132 @@ def matching_weights(model, model_state, source):
     if unused:
         logger.info("In %s but not in the model, ignored: %s", source, ", ".join(unused))
     return matched
+
+
+def inflate_2d_kernels(model_state, own):
+    """TRAIN.CHECKPOINT_INFLATE: each 2D conv kernel (O, I, H, W) whose name
+    holds a 3D kernel (O, I, T, H, W) in the model becomes T copies divided
+    by T, through PySlowFast's own ``inflate_weight``; the other entries are
+    unchanged.
+
+    Args:
+        model_state (dict): name -> tensor, from a checkpoint.
+        own (dict): the model's ``state_dict()``.
+    Returns:
+        OrderedDict: name -> tensor.
+    """
+    from slowfast.utils.checkpoint import inflate_weight
+
+    flat = OrderedDict(
+        (name, value) for name, value in model_state.items()
+        if name in own and value.dim() == 4 and own[name].dim() == 5
+        and value.shape[:2] == own[name].shape[:2] and value.shape[-2:] == own[name].shape[-2:]
+    )
+    inflated = OrderedDict(model_state)
+    inflated.update(inflate_weight(flat, {name: own[name] for name in flat}))
+    return inflated
+
+
+def clear_name_patterns(model_state, patterns):
+    """TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN as PySlowFast's ``load_checkpoint``
+    applies it: for each pattern in turn, its first occurrence is removed
+    from every name that holds it (e.g. "backbone." maps
+    ``backbone.s1.pathway0_stem.conv.weight`` to ``s1.pathway0_stem.conv.weight``).
+
+    Returns:
+        OrderedDict: name -> tensor.
+    """
+    for pattern in patterns:
+        renamed = OrderedDict()
+        for name, value in model_state.items():
+            new_name = name.replace(pattern, "", 1) if pattern in name else name
+            if new_name != name:
+                logger.info("TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN: %s -> %s", name, new_name)
+            renamed[new_name] = value
+        model_state = renamed
+    return model_state
+
+
+def is_checkpoint_of(model, model_state):
+    """True where ``model_state`` holds exactly ``model``'s tensor names and
+    shapes: then its optimizer state fits the model's optimizer."""
+    own = model.state_dict()
+    return set(model_state) == set(own) and all(
+        model_state[name].shape == own[name].shape for name in own
+    )
+
+
+def load_training_checkpoint(cfg, model, optimizer, scaler=None):
+    """TRAIN.CHECKPOINT_FILE_PATH, as PySlowFast's ``load_checkpoint`` reads
+    it for training, combined with the plugin's ``matching_weights``.
+
+    * TRAIN.CHECKPOINT_TYPE caffe2: weights through PySlowFast's converter;
+      training starts at the first epoch.
+    * TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN: names renamed first
+      (``clear_name_patterns``).
+    * TRAIN.CHECKPOINT_INFLATE: 2D kernels inflated (``inflate_2d_kernels``).
+    * TRAIN.CHECKPOINT_IN_INIT: PySlowFast's image-to-video surgery of
+      MViT's ``patch_embed``/``pos_embed``/``attn.pool_*``/``rel_pos``
+      tensors; the ResNet and SlowFast models the plugin builds have none, so
+      it changes nothing, as in PySlowFast's loader (the log says so).
+    * TRAIN.CHECKPOINT_EPOCH_RESET False (PySlowFast's default): a file with
+      an ``epoch`` continues after that epoch with its optimizer state (and
+      its ``scaler_state`` where TRAIN.MIXED_PRECISION uses a GradScaler).
+      A file of another model (other blocks or classes, a torchvision
+      ResNet, renamed tensors) carries no optimizer state that fits: its
+      weights only, from the first epoch, and the log says so. True: the
+      weights only, from the first epoch, with a fresh optimizer.
+
+    Returns:
+        int: the 0-based epoch the file continues after (-1: start at the
+            first epoch).
+    Raises:
+        ValueError: the optimizer state of a checkpoint of this model does
+            not fit the optimizer (e.g. another SOLVER.OPTIMIZING_METHOD),
+            naming TRAIN.CHECKPOINT_EPOCH_RESET.
+    """
+    path = cfg.TRAIN.CHECKPOINT_FILE_PATH
+    target = unwrap(model)
+    if cfg.TRAIN.CHECKPOINT_TYPE == "caffe2":
+        load_pretrained(path, "caffe2", target)
+        return -1
+    state = read_checkpoint(path)
+    model_state = clear_name_patterns(model_state_of(state, path),
+                                      cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN)
+    if cfg.TRAIN.CHECKPOINT_IN_INIT:
+        logger.info("TRAIN.CHECKPOINT_IN_INIT: %s has no MViT patch or position embeddings to "
+                    "convert from images to video; nothing changes.", type(target).__name__)
+    target.load_state_dict(
+        matching_weights(target, model_state, path, inflate=cfg.TRAIN.CHECKPOINT_INFLATE),
+        strict=False,
+    )
+    if cfg.TRAIN.CHECKPOINT_EPOCH_RESET or "epoch" not in state:
+        why = (" (TRAIN.CHECKPOINT_EPOCH_RESET)" if cfg.TRAIN.CHECKPOINT_EPOCH_RESET
+               else ": the file holds no epoch")
+        logger.info("Loaded the weights of %s; training starts at epoch 1 with a fresh "
+                    "optimizer%s.", path, why)
+        return -1
+    if "model_state" not in state or not is_checkpoint_of(target, model_state):
+        logger.info(
+            "%s is a checkpoint of another model (its tensors' names or shapes differ): its "
+            "optimizer state does not fit this model's, so only its weights are loaded and "
+            "training starts at epoch 1 with a fresh optimizer, as with "
+            "TRAIN.CHECKPOINT_EPOCH_RESET: True.", path)
+        return -1
+    try:
+        if "optimizer_state" in state:
+            optimizer.load_state_dict(state["optimizer_state"])
+    except ValueError as error:
+        raise ValueError(
+            "The optimizer state in {} does not fit this optimizer ({}). Set "
+            "TRAIN.CHECKPOINT_EPOCH_RESET: True to load its weights only and start at epoch "
+            "1.".format(path, error)
+        ) from error
+    if scaler is not None and "scaler_state" in state:
+        scaler.load_state_dict(state["scaler_state"])
+    logger.info("Continuing %s after its epoch %d, with its optimizer state "
+                "(TRAIN.CHECKPOINT_EPOCH_RESET: False).", path, state["epoch"] + 1)
+    return state["epoch"]
 
 
 def load_checkpoint(path, model, optimizer=None, scaler=None):
@@ -318,7 +448,7 @@ def load_pretrained(path, checkpoint_type, model):
         load_checkpoint(path, model)
 
 
-def pyslowfast_checkpoint(path, model, output_dir):
+def pyslowfast_checkpoint(path, model, output_dir, clear_name_pattern=(), inflate=False):
     """A file that PySlowFast's own ``load_checkpoint`` reads as meant for
     ``model``.
 
@@ -332,18 +462,21 @@ def pyslowfast_checkpoint(path, model, output_dir):
     ``output_dir/converted_weights/``: weights only, so training starts at
     the first epoch with a fresh optimizer.
 
+    Args:
+        clear_name_pattern (tuple): TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN, applied
+            before matching (``clear_name_patterns``); PySlowFast's loader
+            finds no pattern left in the converted names.
+        inflate (bool): TRAIN.CHECKPOINT_INFLATE (``inflate_2d_kernels``);
+            the converted kernels already have the model's shapes.
     Returns:
         str: the file for PySlowFast's loader.
     """
     state = read_checkpoint(path)
-    model_state = model_state_of(state, path)
-    own = model.state_dict()
-    same_model = set(model_state) == set(own) and all(
-        model_state[name].shape == own[name].shape for name in own
-    )
-    if "model_state" in state and same_model:
+    raw_state = model_state_of(state, path)
+    if "model_state" in state and is_checkpoint_of(model, raw_state):
         return path
-    weights = matching_weights(model, model_state, path)
+    model_state = clear_name_patterns(raw_state, clear_name_pattern)
+    weights = matching_weights(model, model_state, path, inflate=inflate)
     stem = os.path.splitext(os.path.basename(path))[0]
     converted = os.path.join(output_dir, "converted_weights", stem + ".pyth")
     os.makedirs(os.path.dirname(converted), exist_ok=True)

@@ -14,6 +14,25 @@ def rank():
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+def processes_per_machine(cfg):
+    """Number of the job's processes on each machine (1 without a process
+    group): the job's processes shared by its NUM_SHARDS machines, as the
+    launcher and torchrun lay them out (one per GPU, or CPU processes).
+
+    Raises:
+        ValueError: the processes do not divide among NUM_SHARDS machines.
+    """
+    processes = world_size()
+    if processes == 1:
+        return 1
+    if processes % cfg.NUM_SHARDS:
+        raise ValueError(
+            "{} processes do not divide among NUM_SHARDS = {} machines: start the same number "
+            "of processes on each machine.".format(processes, cfg.NUM_SHARDS)
+        )
+    return processes // cfg.NUM_SHARDS
+
+
 def is_master():
     """True on the process that logs and writes files."""
     return rank() == 0
@@ -33,6 +52,20 @@ def all_reduce(tensors, average=False):
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         if average:
             tensor.div_(world_size())
+    return tensors
+
+
+def all_reduce_max(tensors):
+    """Element-wise maximum of ``tensors`` over all processes, in place.
+
+    Args:
+        tensors (list[Tensor]): on the device the backend uses.
+    Returns:
+        list[Tensor]: ``tensors``.
+    """
+    if world_size() > 1:
+        for tensor in tensors:
+            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensors
 
 

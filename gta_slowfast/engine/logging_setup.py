@@ -1,5 +1,6 @@
 """Log lines and PySlowFast-style json stats, on the master process only."""
 
+import decimal
 import logging
 import os
 import sys
@@ -34,13 +35,18 @@ def setup_logging(output_dir=None):
 
 
 def log_json_stats(stats, output_dir=None):
-    """Logs ``json_stats: {...}`` and appends the json to
-    ``OUTPUT_DIR/json_stats.log``, as PySlowFast does."""
+    """Logs ``json_stats: {...}`` and appends the same line to
+    ``OUTPUT_DIR/json_stats.log``, in GitHub-main PySlowFast's format: keys
+    sorted, floats written with 5 decimals."""
     if not distributed.is_master():
         return
-    rounded = {k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()}
-    line = simplejson.dumps(rounded, sort_keys=True)
-    logging.getLogger("gta_slowfast").info("json_stats: %s", line)
+    line = "json_stats: " + simplejson.dumps(
+        {k: decimal.Decimal("{:.5f}".format(v)) if isinstance(v, float) else v
+         for k, v in stats.items()},
+        sort_keys=True,
+        use_decimal=True,
+    )
+    logging.getLogger("gta_slowfast").info(line)
     if output_dir:
         with open(os.path.join(output_dir, "json_stats.log"), "a") as stream:
             stream.write(line + "\n")

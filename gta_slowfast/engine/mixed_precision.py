@@ -35,15 +35,25 @@ class MixedPrecision:
         """The context the forward pass and the loss run in."""
         return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled)
 
-    def backward_and_step(self, loss, optimizer):
-        """``loss.backward()`` and ``optimizer.step()``, scaled where a
-        GradScaler is used (a step with non-finite gradients is skipped and
-        the scale lowered)."""
+    def backward(self, loss):
+        """``loss.backward()``, of the scaled loss where a GradScaler is used."""
         if self.scaler is None:
             loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+
+    def unscale(self, optimizer):
+        """Divides the gradients by the GradScaler's scale (where one is
+        used), so that they can be measured and clipped."""
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer):
+        """``optimizer.step()``; under a GradScaler a step with non-finite
+        gradients is skipped and the scale lowered."""
+        if self.scaler is None:
             optimizer.step()
             return
-        self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
 

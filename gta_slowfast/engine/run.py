@@ -1,59 +1,128 @@
 """What ``tools/run_net.py`` does with a config: train, then test.
 
-GitHub-main PySlowFast's own ``tools/train_net.py`` and ``test_net.py`` run
-where they can be imported (``compat.find_pyslowfast_tools``), with the
-plugin's models and datasets; otherwise the plugin's own loop
-(``gta_slowfast.engine.train`` and ``.test``). The log says which, and why.
+``choose_loop`` decides, before any work, which loop runs (``GTA.LOOP``):
+GitHub-main PySlowFast's own ``tools/train_net.py`` and ``test_net.py``
+(``compat.find_pyslowfast_tools``), with the plugin's models and datasets,
+or the plugin's own loop (``gta_slowfast.engine.train`` and ``.test``). The
+first log line says which, and why. Both loops get the config as
+PySlowFast's own ``run_net.py`` gives it to its tools
+(``compat.prepare_config``).
 """
 
+import collections
 import logging
 import os
 
 from gta_slowfast import compat
+from gta_slowfast.config import check_choice
 from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoint
-from gta_slowfast.engine.launch import launch_job
+from gta_slowfast.engine.key_support import check_config_for_loop
+from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
+from gta_slowfast.engine.test import check_test_config
 
 logger = logging.getLogger(__name__)
 
+# GTA.LOOP's values (see gta_slowfast/config.py).
+LOOPS = ("auto", "pyslowfast", "plugin")
+
+# The first log line of a job, per loop.
+LOOP_TITLES = {
+    "pyslowfast": "Running PySlowFast's tools/train_net.py and test_net.py",
+    "plugin": "Running the plugin's training and test loop",
+}
+
+Loop = collections.namedtuple("Loop", "name reason train test notes")
+Loop.__doc__ = """The loop a job runs.
+
+Attributes:
+    name (str): "pyslowfast" (PySlowFast's tools) or "plugin".
+    reason (str): why, for the log.
+    train, test (callable): called with the job's config in every process.
+    notes (list of str): further lines for the log.
+"""
+
 
 def run_job(cfg, init_method):
-    """Trains when TRAIN.ENABLE, then tests when TEST.ENABLE.
+    """Trains when TRAIN.ENABLE, then tests when TEST.ENABLE, in the loop
+    ``choose_loop`` picks; every check comes before any work.
 
     Args:
         cfg (CfgNode): the job's config, NUM_SHARDS and SHARD_ID set.
         init_method (str): rendezvous address, tcp://HOST:PORT.
     """
     check_checkpoint_files(cfg)
+    loop = choose_loop(cfg)
+    check_config_for_loop(cfg, loop.name)
+    if loop.name == "plugin" and cfg.TEST.ENABLE:
+        check_test_config(cfg)
+    if started_by_torchrun():
+        cfg = torchrun_layout(cfg)
+    cfg = compat.prepare_config(cfg)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     setup_logging(cfg.OUTPUT_DIR)
+    logger.info("%s (GTA.LOOP %s): %s.", LOOP_TITLES[loop.name], cfg.GTA.LOOP, loop.reason)
+    for note in loop.notes:
+        logger.info("%s.", note)
+    if loop.name == "pyslowfast":
+        cfg = weights_for_pyslowfast_tools(cfg)
+    if cfg.TRAIN.ENABLE:
+        launch_job(cfg, init_method, loop.train)
+    if cfg.TEST.ENABLE:
+        launch_job(cfg, init_method, loop.test)
+
+
+def choose_loop(cfg):
+    """The loop GTA.LOOP chooses for this job, and why; nothing else is done.
+
+    Returns:
+        Loop
+    Raises:
+        ValueError: GTA.LOOP is not one of ``LOOPS``.
+        RuntimeError: GTA.LOOP pyslowfast where PySlowFast's tools cannot be
+            used; says why.
+    """
+    check_choice("GTA.LOOP", cfg.GTA.LOOP, LOOPS)
+    if cfg.GTA.LOOP == "plugin":
+        return _plugin_loop("chosen in the config")
     tools = compat.find_pyslowfast_tools()
     if tools.available:
-        logger.info("Running PySlowFast's tools/train_net.py and test_net.py: %s.", tools.reason)
-        cfg = weights_for_pyslowfast_tools(tools.prepare_config(cfg))
-        train, test = tools.train, tools.test
-    else:
-        logger.info("Running the plugin's training and test loop: %s.", tools.reason)
-        from gta_slowfast.engine.test import test
-        from gta_slowfast.engine.train import train
-    if cfg.TRAIN.ENABLE:
-        launch_job(cfg, init_method, train)
-    if cfg.TEST.ENABLE:
-        launch_job(cfg, init_method, test)
+        return Loop("pyslowfast", tools.reason, tools.train, tools.test, tools.notes)
+    if cfg.GTA.LOOP == "pyslowfast":
+        raise RuntimeError(
+            "GTA.LOOP pyslowfast: PySlowFast's tools/train_net.py and test_net.py cannot be "
+            "used, as {}. Use a GitHub-main SlowFast clone whose tools import, or GTA.LOOP "
+            "plugin (or auto) for the plugin's loop.".format(tools.reason)
+        )
+    return _plugin_loop(tools.reason)
+
+
+def _plugin_loop(reason):
+    from gta_slowfast.engine.test import test
+    from gta_slowfast.engine.train import train
+
+    return Loop("plugin", reason, train, test, [])
 
 
 def check_checkpoint_files(cfg):
     """Fails before any work where a checkpoint the job will load is not a
-    file: TEST.CHECKPOINT_FILE_PATH when testing, TRAIN.CHECKPOINT_FILE_PATH
-    when training does not resume from OUTPUT_DIR's own checkpoints.
+    file: TEST.CHECKPOINT_FILE_PATH when testing; TRAIN.CHECKPOINT_FILE_PATH
+    when training does not resume from OUTPUT_DIR's own checkpoints, or when
+    testing falls back to it (no TEST.CHECKPOINT_FILE_PATH and no checkpoint
+    in OUTPUT_DIR, as PySlowFast's ``load_test_checkpoint``).
 
     Raises:
         FileNotFoundError: naming the key, the path and the way out.
     """
-    resumes = cfg.TRAIN.AUTO_RESUME and last_checkpoint(cfg.OUTPUT_DIR)
+    own = last_checkpoint(cfg.OUTPUT_DIR)
+    used_by = {
+        "TRAIN": (cfg.TRAIN.ENABLE and not (cfg.TRAIN.AUTO_RESUME and own))
+        or (cfg.TEST.ENABLE and not cfg.TEST.CHECKPOINT_FILE_PATH and not own),
+        "TEST": cfg.TEST.ENABLE,
+    }
     for name in ("TRAIN", "TEST"):
         path = cfg[name].CHECKPOINT_FILE_PATH
-        used = cfg[name].ENABLE and not (name == "TRAIN" and resumes)
+        used = used_by[name]
         if path and used and not os.path.isfile(path):
             raise FileNotFoundError(
                 "{}.CHECKPOINT_FILE_PATH names no file: {} (working directory {}). Give the "
@@ -87,7 +156,10 @@ def weights_for_pyslowfast_tools(cfg):
     cpu_cfg.NUM_GPUS = 0
     model = build_model(cpu_cfg)
     for name in names:
+        training = name == "TRAIN"
         cfg[name].CHECKPOINT_FILE_PATH = pyslowfast_checkpoint(
-            cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR
+            cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR,
+            clear_name_pattern=cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN if training else (),
+            inflate=training and cfg.TRAIN.CHECKPOINT_INFLATE,
         )
     return cfg

@@ -210,7 +210,9 @@ def build_model(cfg, gpu_id=None):
         gpu_id (int): GPU of this process; default the current device.
     Returns:
         nn.Module: the model, wrapped in DistributedDataParallel when a
-            process group of more than one process is running.
+            process group of more than one process is running, with the
+            communication hook of MODEL.FP16_ALLREDUCE (GitHub main) as
+            main's ``build_model`` registers it.
     """
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
@@ -227,4 +229,7 @@ def build_model(cfg, gpu_id=None):
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     if distributed and torch.distributed.get_world_size() > 1:
         model = torch.nn.parallel.DistributedDataParallel(module=model, device_ids=device_ids)
+        hook = compat.ddp_communication_hook(cfg)
+        if hook is not None:
+            model.register_comm_hook(state=None, hook=hook)
     return model
