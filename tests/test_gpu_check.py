@@ -1,8 +1,19 @@
 """tools/gpu_check.py at --quick sizes on the CPU: the same code the GPU
 machine runs (only sizes, device and precision differ), so that a change
-that breaks the GPU check breaks the suite."""
+that breaks the GPU check breaks the suite.
+
+The check runs once in CI, under the GitHub-main SlowFast snapshot whose
+own tools import as they are (bac7b67): the GPU machine's bundle carries a
+GitHub-main tree, and there every part of the check runs, SlowFast's own
+train_net/test_net included. Under pyslowfast 1.0 (no SlowFast tools: the
+pyslowfast part is skipped) and at HEAD (the same code, its tools reached
+through the plugin's alias of a Meta-internal import, which
+tests/test_pyslowfast_main.py covers) the run would only repeat this one
+at minutes each, which CI's time cannot afford.
+"""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -15,11 +26,22 @@ from pipeline import load_tool
 
 gpu_check = load_tool("gpu_check")
 
+MAIN = compat.GENERATION == "main"
+# SlowFast since Aug 2024 (HEAD) imports its own ava_evaluation under Meta's
+# internal name.
+META_IMPORTS = MAIN and compat.AVA_EVALUATION_ALIAS in (
+    pathlib.Path(compat._clone_root()) / "slowfast" / "utils" / "ava_eval_helper.py").read_text()
+quick_run = pytest.mark.skipif(
+    not MAIN or META_IMPORTS,
+    reason="the CPU run of the GPU check runs once, under GitHub-main SlowFast before HEAD "
+    "(bac7b67), whose tools run every part of it; here it would repeat that run ({})".format(
+        "SlowFast HEAD" if MAIN else "pyslowfast 1.0"))
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """The check's JSON report and printed output, run once for the module
-    (about a minute on 2 cores). ``--slowfast ''``: the slowfast this suite
+    (several minutes on 2 cores). ``--slowfast ''``: the slowfast this suite
     imports, whatever a gpu_bundle/ holds."""
     workdir = tmp_path_factory.mktemp("gpu_check")
     out = workdir / "report.json"
@@ -36,6 +58,7 @@ def rows_of(report, part):
             if row["part"] == part}
 
 
+@quick_run
 def test_plugin_loop_trains_resumes_and_tests_every_model(report):
     report, _ = report
     rows = rows_of(report, "plugin")
@@ -52,6 +75,7 @@ def test_plugin_loop_trains_resumes_and_tests_every_model(report):
         assert skipped["status"] == "skipped" and "CUDA" in skipped["notes"][0]
 
 
+@quick_run
 def test_pyslowfast_tools_run_or_say_why_not(report):
     report, _ = report
     (row,) = rows_of(report, "pyslowfast").values()
@@ -64,11 +88,14 @@ def test_pyslowfast_tools_run_or_say_why_not(report):
         assert "cannot run here" in row["notes"][0]
 
 
+@quick_run
 def test_speed_cases_and_ratios(report):
     report, _ = report
     results = report["speed"]["results"]
     precisions = ("", "@fp16", "@bf16")
-    assert set(results) == {case + p for case in gpu_check.SPEED_CASES for p in precisions}
+    cases = gpu_check.SIZES["quick"]["speed_cases"]
+    assert set(cases) <= set(gpu_check.SPEED_CASES) and {"model_NL", "model_GTA"} <= set(cases)
+    assert set(results) == {case + p for case in cases for p in precisions}
     batch = gpu_check.SIZES["quick"]["batch"]
     for name, row in results.items():
         assert row["clips_per_s"] == pytest.approx(batch * 1000.0 / row["time_ms"])
@@ -77,6 +104,7 @@ def test_speed_cases_and_ratios(report):
         assert row["time_ratio_vs_nl"] == pytest.approx(row["time_ms"] / reference["time_ms"])
 
 
+@quick_run
 def test_loader_rows_against_the_model(report):
     report, stdout = report
     loader = report["loader"]["results"]

@@ -69,9 +69,10 @@ def model_config(name):
     return MORE_MODELS.get(name) or MODELS[name.split("_", 1)[1]]
 
 
-def build_case(name, quick, device, batch=1):
+def build_case(name, quick, device, batch=1, crop=None):
     """Returns (module, step) for a case; step() runs one forward+backward
-    (model: + SGD step on ``batch`` clips), the forward under autocast for
+    (model: + SGD step on ``batch`` clips of ``crop``^2 where given, else the
+    config's or --quick's size), the forward under autocast for
     "...@dtype"."""
     import torch
 
@@ -112,6 +113,8 @@ def build_case(name, quick, device, batch=1):
         opts += ["RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 64, "DATA.TEST_CROP_SIZE", 64]
         if kind == "slowfast":
             opts += ["DATA.NUM_FRAMES", 16]
+    if crop:
+        opts += ["DATA.TRAIN_CROP_SIZE", crop, "DATA.TEST_CROP_SIZE", crop]
     cfg = gta_slowfast.load_config(os.path.join(REPO, "configs", "SSv2", model_config(name)), opts)
     model = gta_slowfast.build_model(cfg).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -162,14 +165,14 @@ def measure_time(step, device, repeats):
     return statistics.median(times)
 
 
-def measure(name, quick, device_name, repeats, metric, keep_denormals=False, batch=1):
+def measure(name, quick, device_name, repeats, metric, keep_denormals=False, batch=1, crop=None):
     """Runs one case in this process; returns {"time_ms"} and/or {"memory_mb"}."""
     import torch
 
     device = torch.device(device_name)
     if device.type == "cpu" and not keep_denormals:
         torch.set_flush_denormal(True)
-    _, step = build_case(name, quick, device, batch)
+    _, step = build_case(name, quick, device, batch, crop)
     for _ in range(WARMUP_RUNS):
         step()
     if device.type == "cuda":

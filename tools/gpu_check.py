@@ -8,7 +8,7 @@ device, in one command; prints one table and writes JSON.
 Parts (each in processes of its own, so that one failing leaves the others
 their rows):
 
-* train: the plugin's loop (tools/run_net.py with PYSLOWFAST_ROOT= empty)
+* train: the plugin's loop (tools/run_net.py with GTA.LOOP plugin)
   trains C2D-R50 + GTA (configs/SSv2/C2D_GTA_8x1_R50.yaml) and SlowFast-R50 +
   GTA (configs/SSv2/SLOWFAST_GTA_16x8_R50.yaml) on one device (NUM_GPUS 1 on
   CUDA, 0 on the CPU) for one epoch with a checkpoint, then resumes for a
@@ -18,8 +18,9 @@ their rows):
   time-reversal SSv2 (gta_slowfast/datasets/synthetic.py) written at SSv2's
   size (240 x 428, 48 frames).
 * pyslowfast: the same for C2D-R50 + GTA with TRAIN.MIXED_PRECISION through
-  GitHub-main SlowFast's own tools/train_net.py and test_net.py (the tree of
-  --slowfast on PYTHONPATH); skipped, saying why, where they cannot run.
+  GitHub-main SlowFast's own tools/train_net.py and test_net.py (GTA.LOOP
+  pyslowfast, the tree of --slowfast on PYTHONPATH); skipped, saying why,
+  where they cannot run.
 * speed: clips/s and peak memory of one training step (forward, backward,
   SGD step) of C2D-R50 at 8 x 224^2 with no block, NL, DNL and GTA, and of
   SlowFast-R50 (16 x 8) with NL and GTA, 8 clips a step, in fp32, fp16 and
@@ -30,8 +31,13 @@ their rows):
   tools/benchmark_loader.py's SSv2-like and Kinetics-like files, with 8 and
   16 workers, against the speed part's C2D-R50 + GTA clips/s.
 
+Every training run sets LOG_MODEL_INFO False (the model's statistics are
+no part of the check and cost seconds a run).
+
 --quick runs the same code at tiny sizes (for the test suite): fewer and
-smaller videos, models at 1/8 width and small crops, 1 and 2 workers.
+smaller videos, models at 1/8 width and 32^2 crops, a training step of 1
+clip measured once for C2D-R50 with NL and GTA only (in the three
+precisions), 1 loader worker for 2 batches.
 --slowfast (default: $PYSLOWFAST_ROOT; `make gpu-check` gives the bundle's
 gpu_bundle/SlowFast) goes on PYTHONPATH and is the tree whose tools the
 pyslowfast part runs; without one, the slowfast installed is used. Exits 1 if a part that ran failed.
@@ -55,24 +61,30 @@ SPEED_LABELS = {"model_none": "C2D-R50", "model_NL": "C2D-R50+NL", "model_DNL": 
                 "slowfast_GTA": "SlowFast-R50+GTA"}
 NUM_CLASSES = 6  # 3 time-reversed pairs; PySlowFast's tools score top-5
 
-# Only sizes differ between the full check and --quick.
+# Only sizes differ between the full check and --quick (the number of
+# speed cases too: --quick measures the C2D ones with and without GTA only).
 SIZES = {
     "full": {
         "data": dict(num_pairs=3, train_per_class=3, val_per_class=1, num_frames=48,
                      height=240, width=428),
         "opts": ["TRAIN.BATCH_SIZE", 8, "TEST.BATCH_SIZE", 8, "DATA_LOADER.NUM_WORKERS", 4],
         "slowfast_opts": [],
+        "speed_cases": SPEED_CASES, "speed_crop": None,
         "batch": 8, "repeats": 6, "workers": (8, 16), "loader_batches": 24,
         "loader_sizes": "full", "loader_files": {"ssv2_files": 4, "kinetics_files": 2},
     },
     "quick": {
         "data": dict(num_pairs=3, train_per_class=1, val_per_class=1, num_frames=16,
                      height=40, width=48),
-        "opts": ["TRAIN.BATCH_SIZE", 4, "TEST.BATCH_SIZE", 4, "DATA_LOADER.NUM_WORKERS", 0,
+        "opts": ["TRAIN.BATCH_SIZE", 4, "TEST.BATCH_SIZE", 6, "DATA_LOADER.NUM_WORKERS", 0,
                  "RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 32,
                  "DATA.TEST_CROP_SIZE", 32, "GTA.DATA.RESIZE", "[40, 48]"],
-        "slowfast_opts": ["DATA.NUM_FRAMES", 16, "DATA.TRAIN_JITTER_SCALES", "[40, 48]"],
-        "batch": 2, "repeats": 1, "workers": (1, 2), "loader_batches": 3,
+        # The SlowFast config's own short-side jitter (GTA.DATA.RESIZE []),
+        # which its DATA.INV_UNIFORM_SAMPLE needs, at the quick size.
+        "slowfast_opts": ["DATA.NUM_FRAMES", 16, "DATA.TRAIN_JITTER_SCALES", "[40, 48]",
+                          "GTA.DATA.RESIZE", "[]"],
+        "speed_cases": ("model_NL", "model_GTA"), "speed_crop": 32,
+        "batch": 1, "repeats": 1, "workers": (1,), "loader_batches": 2,
         "loader_sizes": "quick", "loader_files": {},
     },
 }
@@ -90,7 +102,7 @@ def load_tool(name):
 
 
 def tools_env(slowfast):
-    """The environment for the pyslowfast part: PYSLOWFAST_ROOT names the
+    """The environment for the training runs: PYSLOWFAST_ROOT names the
     tree where one is given; otherwise unset, so that the clone slowfast is
     imported from is used."""
     env = dict(os.environ, PYTHONPATH=python_path(slowfast))
@@ -181,10 +193,10 @@ def training_run(name, config, loop, precision, args, data_dir, slowfast):
         "DATA.PATH_PREFIX", os.path.join(data_dir, "videos"),
         "MODEL.NUM_CLASSES", NUM_CLASSES, "TRAIN.CHECKPOINT_FILE_PATH", "",
         "TRAIN.CHECKPOINT_PERIOD", 1, "TRAIN.EVAL_PERIOD", 1, "TRAIN.MIXED_PRECISION", mixed,
-        "BN.NUM_BATCHES_PRECISE", 2, "LOG_PERIOD", 1,
+        "BN.NUM_BATCHES_PRECISE", 2, "LOG_PERIOD", 1, "LOG_MODEL_INFO", False,
+        "GTA.LOOP", loop,
     ] + sizes["opts"] + (sizes["slowfast_opts"] if "SlowFast" in name else [])
-    env = tools_env(slowfast) if loop == "pyslowfast" else dict(
-        os.environ, PYTHONPATH=python_path(slowfast), PYSLOWFAST_ROOT="")
+    env = tools_env(slowfast)
     command = [sys.executable, os.path.join(REPO, "tools", "run_net.py"),
                "--cfg", os.path.join(REPO, "configs", "SSv2", config), "--opts"]
     row = {"part": loop, "model": name, "precision": precision, "status": "ok", "notes": []}
@@ -310,11 +322,12 @@ def speed_worker(args):
 
     bench = load_tool("benchmark_speed")
     sizes = SIZES["quick" if args.quick else "full"]
-    names = list(SPEED_CASES) + ["{}@{}".format(n, p) for p in ("fp16", "bf16") for n in SPEED_CASES]
+    cases = sizes["speed_cases"]
+    names = list(cases) + ["{}@{}".format(n, p) for p in ("fp16", "bf16") for n in cases]
     results = {}
     for name in names:
         results[name] = bench.measure(name, args.quick, args.device, sizes["repeats"], "both",
-                                      batch=sizes["batch"])
+                                      batch=sizes["batch"], crop=sizes["speed_crop"])
         results[name]["clips_per_s"] = sizes["batch"] / (results[name]["time_ms"] / 1000.0)
         progress("speed {}: {}".format(name, json.dumps(results[name])))
         gc.collect()
