@@ -5,10 +5,11 @@ CUDA a GradScaler around backward and the optimizer step."""
 import torch
 
 
-def _grad_scaler():
-    """A CUDA GradScaler (``torch.amp.GradScaler`` since torch 2.3)."""
+def _grad_scaler(device_type):
+    """A GradScaler for ``device_type`` (``torch.amp.GradScaler`` since
+    torch 2.3; before, CUDA's only)."""
     if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda")
+        return torch.amp.GradScaler(device_type)
     return torch.cuda.amp.GradScaler()
 
 
@@ -18,18 +19,27 @@ class MixedPrecision:
     With TRAIN.MIXED_PRECISION: fp16 autocast and a GradScaler on CUDA;
     bf16 autocast on the CPU, where fp16 matrix products are slow and bf16,
     with fp32's exponent range, needs no loss scaling. Without it: plain
-    fp32 steps.
+    fp32 steps. fp16 autocast always comes with a GradScaler.
 
     Attributes:
         enabled (bool), device_type (str), dtype (torch.dtype).
         scaler (GradScaler or None): saved with checkpoints where not None.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, device_type=None, dtype=None):
+        """
+        Args:
+            cfg (CfgNode): TRAIN.MIXED_PRECISION and NUM_GPUS.
+            device_type (str), dtype (torch.dtype): the autocast's, by
+                default NUM_GPUS's ("cuda" and fp16, or "cpu" and bf16).
+                The loop passes neither; tests pass ("cpu", torch.float16)
+                to run the GradScaler path on the CPU.
+        """
         self.enabled = bool(cfg.TRAIN.MIXED_PRECISION)
-        self.device_type = "cuda" if cfg.NUM_GPUS else "cpu"
-        self.dtype = torch.float16 if self.device_type == "cuda" else torch.bfloat16
-        self.scaler = _grad_scaler() if self.enabled and self.device_type == "cuda" else None
+        self.device_type = device_type or ("cuda" if cfg.NUM_GPUS else "cpu")
+        self.dtype = dtype or (torch.float16 if self.device_type == "cuda" else torch.bfloat16)
+        use_scaler = self.enabled and self.dtype == torch.float16
+        self.scaler = _grad_scaler(self.device_type) if use_scaler else None
 
     def autocast(self):
         """The context the forward pass and the loss run in."""
@@ -58,9 +68,11 @@ class MixedPrecision:
         self.scaler.update()
 
     def describe(self):
-        """For the log, e.g. "bf16 autocast on the CPU"."""
+        """For the log, e.g. "bf16 autocast on the CPU" or "fp16 autocast
+        with a GradScaler on CUDA"."""
         if not self.enabled:
             return "off (fp32)"
-        if self.scaler is None:
-            return "bf16 autocast on the CPU"
-        return "fp16 autocast with a GradScaler on CUDA"
+        return "{} autocast{} on {}".format(
+            {torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype],
+            "" if self.scaler is None else " with a GradScaler",
+            "CUDA" if self.device_type == "cuda" else "the CPU")
