@@ -25,6 +25,7 @@ built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 """
 
 import contextlib
+import copy
 import functools
 import importlib.machinery
 import importlib.util
@@ -269,31 +270,64 @@ def for_installed_pyslowfast(cfg):
     return cfg
 
 
+# GitHub main's keys that pyslowfast 1.0 lacks and the plugin reads on both
+# generations, with main's defaults.
+MAIN_KEYS_FOR_1_0 = (
+    # The model class in MODEL_REGISTRY; on 1.0 the class follows from MODEL.ARCH.
+    ("MODEL.MODEL_NAME", "ResNet"),
+    # Every BatchNorm's running statistics fixed while training.
+    ("MODEL.FROZEN_BN", False),
+    # Autocast: fp16 with a GradScaler on CUDA, bf16 on the CPU.
+    ("TRAIN.MIXED_PRECISION", False),
+    # 1.0 builds plain BatchNorm3d (for_installed_pyslowfast).
+    ("BN.NORM_TYPE", "batchnorm"),
+    # Processes a sync BN group spans.
+    ("BN.NUM_SYNC_DEVICES", 1),
+    # Sync BN over every process.
+    ("BN.GLOBAL_SYNC", False),
+    # How a video's view scores combine at test: sum or max.
+    ("DATA.ENSEMBLE_METHOD", "sum"),
+    # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it (empty: once).
+    ("TEST.NUM_TEMPORAL_CLIPS", []),
+    # Where non-empty, [video scores, labels] pickled to this path under OUTPUT_DIR.
+    ("TEST.SAVE_RESULTS_PATH", ""),
+    # Flip training clips horizontally at random.
+    ("DATA.RANDOM_FLIP", True),
+    # Draw the short side's inverse uniformly in training.
+    ("DATA.INV_UNIFORM_SAMPLE", False),
+    # Feed the model BGR.
+    ("DATA.REVERSE_INPUT_CHANNEL", False),
+    # The frame rate DATA.SAMPLING_RATE counts frames at (1.0's decoder: always 30).
+    ("DATA.TARGET_FPS", 30),
+    # Clip each gradient to this value.
+    ("SOLVER.CLIP_GRAD_VAL", None),
+    # Clip the gradients' L2 norm to this.
+    ("SOLVER.CLIP_GRAD_L2NORM", None),
+    # Stop where the loss exceeds this factor of the recent losses.
+    ("TRAIN.KILL_LOSS_EXPLOSION_FACTOR", 0.0),
+    # Start TRAIN.CHECKPOINT_FILE_PATH at epoch 1 with a fresh optimizer.
+    ("TRAIN.CHECKPOINT_EPOCH_RESET", False),
+    # Prefixes removed from the checkpoint's tensor names.
+    ("TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN", ()),
+    # MViT's ImageNet initialisation.
+    ("TRAIN.CHECKPOINT_IN_INIT", False),
+    # Log the model's parameters, GFLOPs and activations.
+    ("LOG_MODEL_INFO", True),
+)
+
+
 def complete_config(cfg):
     """Gives a PySlowFast config, in place, what one YAML file needs to mean
     the same on both generations.
 
-    * On 1.0, the GitHub-main keys the plugin reads: ``MODEL.MODEL_NAME``
-      (informational there: 1.0 picks the class from ``MODEL.ARCH``),
-      ``MODEL.FROZEN_BN``, ``TRAIN.MIXED_PRECISION``, and ``BN.NORM_TYPE``,
-      ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
-      whatever they say, see ``for_installed_pyslowfast``).
-    * On 1.0, GitHub main's multi-view test keys, which the plugin's test
-      loop honours as GitHub main's ``tools/test_net.py`` does:
-      ``DATA.ENSEMBLE_METHOD``, ``TEST.NUM_TEMPORAL_CLIPS``,
-      ``TEST.SAVE_RESULTS_PATH``.
-    * On 1.0, GitHub main's data keys the plugin's datasets read, with
-      main's defaults: ``DATA.RANDOM_FLIP`` (True), ``DATA.INV_UNIFORM_SAMPLE``
-      (False), ``DATA.REVERSE_INPUT_CHANNEL`` (False), and
-      ``DATA.TARGET_FPS`` (30, the rate 1.0's own decoder resamples to).
-      whatever they say, see ``for_installed_pyslowfast``); and the training
-      switches of GitHub main's ``train_net`` that need nothing of main's
-      code: ``SOLVER.CLIP_GRAD_VAL``, ``SOLVER.CLIP_GRAD_L2NORM``,
-      ``TRAIN.KILL_LOSS_EXPLOSION_FACTOR``, ``TRAIN.CHECKPOINT_EPOCH_RESET``,
-      ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``, ``TRAIN.CHECKPOINT_IN_INIT``
-      and ``LOG_MODEL_INFO``, with main's defaults (1.0's loader already
-      continues from a checkpoint's epoch and optimizer, as
-      ``CHECKPOINT_EPOCH_RESET: False``).
+    * On 1.0, the GitHub-main keys of ``MAIN_KEYS_FOR_1_0`` with main's
+      defaults: the model name and norm keys (1.0 builds plain BN whatever
+      they say, see ``for_installed_pyslowfast``), the data keys the
+      plugin's datasets read, the multi-view test keys of main's
+      ``tools/test_net.py``, and the training switches of its ``train_net``
+      that need nothing of main's code (1.0's loader already continues from
+      a checkpoint's epoch and optimizer, as ``CHECKPOINT_EPOCH_RESET:
+      False``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -303,58 +337,13 @@ def complete_config(cfg):
     Returns:
         CfgNode: ``cfg``.
     """
-    if "MODEL_NAME" not in cfg.MODEL:
-        # Name of the model class in MODEL_REGISTRY (GitHub main); on 1.0 the
-        # class follows from MODEL.ARCH and this key is informational.
-        cfg.MODEL.MODEL_NAME = "ResNet"
-    if "FROZEN_BN" not in cfg.MODEL:
-        # Keep every BatchNorm's running statistics fixed while training, as
-        # GitHub main's MODEL.FROZEN_BN.
-        cfg.MODEL.FROZEN_BN = False
-    if "MIXED_PRECISION" not in cfg.TRAIN:
-        # Train under autocast (fp16 with a GradScaler on CUDA, bf16 on the
-        # CPU), as GitHub main's TRAIN.MIXED_PRECISION.
-        cfg.TRAIN.MIXED_PRECISION = False
-    if "NORM_TYPE" not in cfg.BN:
-        # GitHub main's norm keys; 1.0 builds plain BatchNorm3d.
-        cfg.BN.NORM_TYPE = "batchnorm"
-        cfg.BN.NUM_SYNC_DEVICES = 1
-        cfg.BN.GLOBAL_SYNC = False
-    if "ENSEMBLE_METHOD" not in cfg.DATA:
-        # How a video's view scores combine at test: "sum" or "max".
-        cfg.DATA.ENSEMBLE_METHOD = "sum"
-    if "NUM_TEMPORAL_CLIPS" not in cfg.TEST:
-        # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it
-        # (empty: once, with TEST.NUM_ENSEMBLE_VIEWS).
-        cfg.TEST.NUM_TEMPORAL_CLIPS = []
-    if "SAVE_RESULTS_PATH" not in cfg.TEST:
-        # Where non-empty, [video scores, labels] pickled to this path
-        # under OUTPUT_DIR.
-        cfg.TEST.SAVE_RESULTS_PATH = ""
-    if "RANDOM_FLIP" not in cfg.DATA:
-        # Flip training clips horizontally at random, as GitHub main's
-        # DATA.RANDOM_FLIP (1.0 always flips).
-        cfg.DATA.RANDOM_FLIP = True
-    if "INV_UNIFORM_SAMPLE" not in cfg.DATA:
-        # Draw the short side's inverse uniformly in training, as GitHub
-        # main's DATA.INV_UNIFORM_SAMPLE.
-        cfg.DATA.INV_UNIFORM_SAMPLE = False
-    if "REVERSE_INPUT_CHANNEL" not in cfg.DATA:
-        # Feed the model BGR, as GitHub main's DATA.REVERSE_INPUT_CHANNEL.
-        cfg.DATA.REVERSE_INPUT_CHANNEL = False
-    if "TARGET_FPS" not in cfg.DATA:
-        # The frame rate DATA.SAMPLING_RATE counts frames at, as GitHub
-        # main's DATA.TARGET_FPS (1.0's decoder: always 30).
-        cfg.DATA.TARGET_FPS = 30
-    if "CLIP_GRAD_VAL" not in cfg.SOLVER:
-        # GitHub main's training switches, with its defaults.
-        cfg.SOLVER.CLIP_GRAD_VAL = None
-        cfg.SOLVER.CLIP_GRAD_L2NORM = None
-        cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
-        cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False
-        cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
-        cfg.TRAIN.CHECKPOINT_IN_INIT = False
-        cfg.LOG_MODEL_INFO = True
+    for key, default in MAIN_KEYS_FOR_1_0:
+        path, _, leaf = key.rpartition(".")
+        node = cfg
+        for part in filter(None, path.split(".")):
+            node = node[part]
+        if leaf not in node:
+            setattr(node, leaf, copy.deepcopy(default))
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
