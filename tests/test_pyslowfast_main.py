@@ -360,7 +360,7 @@ def test_loop_plugin_runs_the_plugins_loop_where_the_tools_import(ssv2_videos, t
     assert first_log_line(tmp_path).endswith(
         PLUGIN_LINE + " (GTA.LOOP plugin): chosen in the config.\n")
     assert ALIAS_LINE not in output
-    assert len(json_stats(output, "_type", "test_final")) == 1
+    assert len(json_stats(output, "split", "test_final")) == 1
 
 
 @with_tools

@@ -301,10 +301,15 @@ def test_done_when_mixup_soft_ce_clipping_tensorboard_train_and_test(tmp_path):
     (val,) = json_stats(out, "val_epoch")
     assert val["min_top1_err"] == val["top1_err"]
     assert len(json_stats(out, "test_final")) == 1
-    (events,) = glob.glob(str(out / "runs-gta_ssv2" / "events.out.tfevents.*"))
-    accumulator = EventAccumulator(events, size_guidance={"scalars": 0, "images": 0}).Reload()
-    tags = accumulator.Tags()
+    # One event file per writer, as PySlowFast's train_net and test_net each
+    # open one: training's holds the scalars and validation's confusion matrix.
+    files = sorted(glob.glob(str(out / "runs-gta_ssv2" / "events.out.tfevents.*")))
+    assert len(files) == 2
+    accumulators = [EventAccumulator(path, size_guidance={"scalars": 0, "images": 0}).Reload()
+                    for path in files]
+    (training,) = [acc for acc in accumulators if "Train/loss" in acc.Tags()["scalars"]]
+    tags = training.Tags()
     assert {"Train/loss", "Train/lr", "Train/Top1_err", "Train/Top5_err",
             "Val/Top1_err", "Val/Top5_err"} <= set(tags["scalars"])
-    assert [event.step for event in accumulator.Scalars("Train/loss")] == [0, 1, 2, 3]
-    assert any("Confusion" in tag for tag in tags["images"])
+    assert [event.step for event in training.Scalars("Train/loss")] == [0, 1, 2, 3]
+    assert all(any("Confusion" in tag for tag in acc.Tags()["images"]) for acc in accumulators)
