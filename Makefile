@@ -13,9 +13,11 @@ MAIN_PY := $(MAIN_VENV)/bin/python
 MAIN_TORCH ?= 2.14.1
 MAIN_TORCHVISION ?= 0.29.1
 UPSTREAM ?= ../shared/upstream
-# SlowFast clones (GitHub main) the tests also run against, space separated:
+# SlowFast clones (GitHub main) the tests also run against, space separated;
+# the first gets the whole suite, the others SlowFast's own tools' tests
+# (tests/run_suites.sh):
 #   make test PYSLOWFAST_ROOT=/path/to/SlowFast
-PYSLOWFAST_ROOT ?= $(wildcard $(UPSTREAM)/SlowFast-*)
+PYSLOWFAST_ROOT ?= $(wildcard $(UPSTREAM)/SlowFast-287ec00 $(UPSTREAM)/SlowFast-bac7b67)
 # pytorchvideo for GitHub main: the snapshot beside the repo, else git.
 PYTORCHVIDEO ?= $(firstword $(wildcard $(UPSTREAM)/pytorchvideo-*) \
 	git+https://github.com/facebookresearch/pytorchvideo.git)
