@@ -73,7 +73,7 @@ META_IMPORTS = MAIN and compat.AVA_EVALUATION_ALIAS in (
     CLONE / "slowfast" / "utils" / "ava_eval_helper.py").read_text()
 once_at_head = pytest.mark.skipif(
     not META_IMPORTS, reason="runs at SlowFast HEAD only: its tools, loader and meters differ "
-    "from bac7b67's only in formatting (see DESIGN.md)")
+    "from bac7b67's only in formatting")
 
 SSV2_C2D = "SSv2/C2D_GTA_8x1_R50.yaml"
 SSV2_SLOWFAST = "SSv2/SLOWFAST_GTA_16x8_R50.yaml"
