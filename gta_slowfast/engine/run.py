@@ -19,7 +19,8 @@ from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoin
 from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
-from gta_slowfast.engine.test import check_test_config
+from gta_slowfast.engine.test import check_test_config, test
+from gta_slowfast.engine.train import train
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,6 @@ def choose_loop(cfg):
 
 
 def _plugin_loop(reason):
-    from gta_slowfast.engine.test import test
-    from gta_slowfast.engine.train import train
-
     return Loop("plugin", reason, train, test, [])
 
 
