@@ -38,6 +38,8 @@ import types
 import torch
 from torch import nn
 
+from gta_slowfast.process_group import several_processes
+
 INSTALL_HINT = (
     "gta_slowfast is a plugin for PySlowFast, and no PySlowFast is installed "
     "(no module named 'slowfast'). Use one of:\n"
@@ -181,8 +183,7 @@ def sync_batchnorm_unavailable(cfg):
         return None
     from pytorchvideo.layers import distributed as pytorchvideo_distributed
 
-    several = torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
-    if several and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
+    if several_processes() and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
         raise RuntimeError(
             "BN.NORM_TYPE sync_batchnorm with BN.GLOBAL_SYNC False synchronises within each "
             "machine's process group, and none was created: start the job with "

@@ -204,6 +204,13 @@ def check_choice(key, value, allowed):
         )
 
 
+def is_multi_pathway(cfg):
+    """True where MODEL.ARCH is a SlowFast-like arch, with a Slow and a Fast
+    pathway (listed in MODEL.MULTI_PATHWAY_ARCH under either generation's
+    name)."""
+    return compat.installed_arch(cfg.MODEL.ARCH) in cfg.MODEL.MULTI_PATHWAY_ARCH
+
+
 def get_cfg():
     """PySlowFast's default config plus the plugin's keys.
 

@@ -6,7 +6,7 @@ import pytest
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.config import add_gta_config
+from gta_slowfast.config import add_gta_config, is_multi_pathway
 
 from conftest import REPO
 
@@ -49,3 +49,11 @@ def test_add_gta_config_adds_one_node():
     # gives pyslowfast 1.0 (LOG_MODEL_INFO).
     completed = {"LOG_MODEL_INFO"} if compat.GENERATION == "1.0" else set()
     assert set(cfg.keys()) - before == {"GTA"} | completed
+
+
+@pytest.mark.parametrize("arch", sorted(set(compat.POOL1) | {"slow_c2d", "c2d_nopool"}))
+def test_is_multi_pathway_follows_the_archs_pathways(arch):
+    cfg = gta_slowfast.get_cfg()
+    cfg.MODEL.ARCH = arch
+    # PySlowFast's temporal pool kernels list one entry per pathway.
+    assert is_multi_pathway(cfg) == (len(compat.POOL1[compat.installed_arch(arch)]) == 2)

@@ -39,11 +39,10 @@ import torch
 
 from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.config import check_choice
+from gta_slowfast.config import check_choice, is_multi_pathway
 from gta_slowfast.datasets import sampling, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
-from gta_slowfast.models.video_models import is_multi_pathway
 
 logger = logging.getLogger(__name__)
 
