@@ -2,7 +2,7 @@
 
 ``choose_loop`` decides, before any work, which loop runs (``GTA.LOOP``):
 GitHub-main PySlowFast's own ``tools/train_net.py`` and ``test_net.py``
-(``compat.find_pyslowfast_tools``), with the plugin's models and datasets,
+(``pyslowfast_tools.find_pyslowfast_tools``), with the plugin's models and datasets,
 or the plugin's own loop (``gta_slowfast.engine.train`` and ``.test``). The
 first log line says which, and why. Both loops get the config as
 PySlowFast's own ``run_net.py`` gives it to its tools
@@ -19,6 +19,7 @@ from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoin
 from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
+from gta_slowfast.engine.pyslowfast_tools import find_pyslowfast_tools
 from gta_slowfast.engine.test import check_test_config, test
 from gta_slowfast.engine.train import train
 
@@ -86,7 +87,7 @@ def choose_loop(cfg):
     check_choice("GTA.LOOP", cfg.GTA.LOOP, LOOPS)
     if cfg.GTA.LOOP == "plugin":
         return _plugin_loop("chosen in the config")
-    tools = compat.find_pyslowfast_tools()
+    tools = find_pyslowfast_tools()
     if tools.available:
         return Loop("pyslowfast", tools.reason, tools.train, tools.test, tools.notes)
     if cfg.GTA.LOOP == "pyslowfast":
