@@ -8,16 +8,16 @@ from gta_slowfast import compat
 
 
 def add_gta_config(cfg):
-    """Adds the ``GTA`` node to a PySlowFast config, in place, and completes
-    PySlowFast's own keys where the installed generation lacks what one YAML
-    file needs on both (``compat.complete_config``).
+    """Adds the ``GTA`` node to a PySlowFast config, in place; nothing else
+    changes. A config of one's own needs ``compat.complete_config`` too
+    (``get_cfg`` does both) for one YAML file to mean the same on both
+    PySlowFast generations.
 
     Args:
         cfg (CfgNode): a PySlowFast config.
     Returns:
         CfgNode: ``cfg``.
     """
-    compat.complete_config(cfg)
     cfg.GTA = CfgNode()
     # Only what PySlowFast has no key for: each key below says why.
 
@@ -212,7 +212,9 @@ def is_multi_pathway(cfg):
 
 
 def get_cfg():
-    """PySlowFast's default config plus the plugin's keys.
+    """PySlowFast's default config, completed for the installed generation
+    (``compat.default_cfg``: ``compat.complete_config``), plus the plugin's
+    ``GTA`` node.
 
     Returns:
         CfgNode: a fresh config; merge YAML into it with ``merge_from_file``.

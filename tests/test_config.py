@@ -39,16 +39,25 @@ def test_every_gta_key_is_documented_where_defined():
             assert lines[number - 1].strip().startswith("#"), line
 
 
-def test_add_gta_config_adds_one_node():
+def test_add_gta_config_adds_the_gta_node_only():
     from slowfast.config.defaults import get_cfg
 
     cfg = get_cfg()
-    before = set(cfg.keys())
+    before = cfg.dump()
     add_gta_config(cfg)
-    # Besides GTA, only GitHub main's own top-level keys that complete_config
-    # gives pyslowfast 1.0 (LOG_MODEL_INFO).
-    completed = {"LOG_MODEL_INFO"} if compat.GENERATION == "1.0" else set()
-    assert set(cfg.keys()) - before == {"GTA"} | completed
+    gta = cfg.pop("GTA")
+    assert gta.BLOCK == "NL" and cfg.dump() == before
+
+
+def test_get_cfg_is_the_completed_defaults_plus_gta():
+    from slowfast.config.defaults import get_cfg
+
+    cfg = gta_slowfast.get_cfg()
+    assert cfg == add_gta_config(compat.complete_config(get_cfg()))
+    # complete_config's work, on both generations: the 2D arch single-pathway
+    # under both names, and SOLVER.WARMUP_EPOCHS a float.
+    assert {"slow_c2d", "c2d_nopool"} <= set(cfg.MODEL.SINGLE_PATHWAY_ARCH)
+    assert isinstance(cfg.SOLVER.WARMUP_EPOCHS, float)
 
 
 @pytest.mark.parametrize("arch", sorted(set(compat.POOL1) | {"slow_c2d", "c2d_nopool"}))
