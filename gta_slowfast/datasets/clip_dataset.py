@@ -39,7 +39,7 @@ import torch
 
 from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.config import check_choice, is_multi_pathway
+from gta_slowfast.config import SAMPLINGS, is_multi_pathway
 from gta_slowfast.datasets import sampling, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
@@ -47,7 +47,6 @@ from gta_slowfast.datasets.video_views import VideoViews
 logger = logging.getLogger(__name__)
 
 MODES = ("train", "val", "test")
-SAMPLINGS = ("tsn", "dense")
 
 # PySlowFast keys the plugin's datasets do not offer, with why; each
 # stops the dataset's construction when set to another value than the
@@ -124,7 +123,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             video_paths (list of str): video files or frame folders.
             video_labels (list of int): their classes.
             class_names (list of str or None): for the no-flip rule.
-            sampling_method (str): "tsn" or "dense".
+            sampling_method (str): "tsn" or "dense" (GTA.DATA.SAMPLING's
+                values).
             resize_to (list of int): [H, W] every frame is resized to, or []
                 for short-side scaling.
             frame_lists (list of list of str): each video's frame images, in
@@ -133,7 +133,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             ValueError: an unknown mode or sampling, or no video.
         """
         check_mode(mode)
-        check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
+        if sampling_method not in SAMPLINGS:
+            raise ValueError("sampling_method '{}'; allowed: {}.".format(sampling_method,
+                                                                         SAMPLINGS))
         check_data_keys(cfg, resize_to)
         if mode == "train" and resize_to and (
             list(cfg.DATA.TRAIN_JITTER_SCALES) != compat.installed_default("DATA.TRAIN_JITTER_SCALES")
@@ -549,11 +551,6 @@ def check_data_keys(cfg, resize_to):
             "DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE = {}: frames get a fixed size, "
             "with no short-side jitter to draw; set GTA.DATA.RESIZE [] for PySlowFast's "
             "jitter".format(list(resize_to))
-        )
-    if cfg.GTA.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
-        problems.append(
-            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
-            "none is relabelled; set one of them the other way"
         )
     if problems:
         raise ValueError(

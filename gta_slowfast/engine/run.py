@@ -14,7 +14,7 @@ import logging
 import os
 
 from gta_slowfast import compat
-from gta_slowfast.config import check_choice
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoint
 from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
@@ -24,9 +24,6 @@ from gta_slowfast.engine.test import check_test_config, test
 from gta_slowfast.engine.train import train
 
 logger = logging.getLogger(__name__)
-
-# GTA.LOOP's values (see gta_slowfast/config.py).
-LOOPS = ("auto", "pyslowfast", "plugin")
 
 # The first log line of a job, per loop.
 LOOP_TITLES = {
@@ -80,11 +77,12 @@ def choose_loop(cfg):
     Returns:
         Loop
     Raises:
-        ValueError: GTA.LOOP is not one of ``LOOPS``.
+        ValueError: a GTA key cannot work (``check_gta_config``: GTA.LOOP
+            is one of ``config.LOOPS``).
         RuntimeError: GTA.LOOP pyslowfast where PySlowFast's tools cannot be
             used; says why.
     """
-    check_choice("GTA.LOOP", cfg.GTA.LOOP, LOOPS)
+    check_gta_config(cfg)
     if cfg.GTA.LOOP == "plugin":
         return _plugin_loop("chosen in the config")
     tools = find_pyslowfast_tools()

@@ -20,7 +20,7 @@ from collections import OrderedDict
 import torch
 
 from gta_slowfast import compat
-from gta_slowfast.config import is_multi_pathway
+from gta_slowfast.config import check_gta_config, is_multi_pathway
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
 from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
 from gta_slowfast.models.temporal_shift import add_temporal_shift
@@ -210,7 +210,10 @@ def build_model(cfg, gpu_id=None):
             process group of more than one process is running, with the
             communication hook of MODEL.FP16_ALLREDUCE (GitHub main) as
             main's ``build_model`` registers it.
+    Raises:
+        ValueError: a GTA key cannot work (``check_gta_config``).
     """
+    check_gta_config(cfg)
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             "NUM_GPUS is {} but {} GPU(s) are available; set NUM_GPUS: 0 to "
