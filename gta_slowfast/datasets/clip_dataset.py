@@ -40,7 +40,7 @@ import torch
 from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.config import SAMPLINGS, is_multi_pathway
-from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.datasets import frame_indices, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
 
@@ -396,13 +396,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
         PySlowFast's decoder does, for a video of ``fps`` frames a second;
         frame images, of no known rate (``fps`` None), count as at
         DATA.TARGET_FPS. Dense test clips are placed as
-        DATA.USE_OFFSET_SAMPLING says (``sampling.dense_indices``); the
+        DATA.USE_OFFSET_SAMPLING says (``frame_indices.dense_indices``); the
         val clip is the middle one (PySlowFast's val draws it at random, as
         in training). TSN segments span the video whatever its rate.
         """
         training = self.mode == "train"
         if self.sampling_method == "tsn":
-            return sampling.tsn_indices(
+            return frame_indices.tsn_indices(
                 num_video_frames,
                 self.cfg.DATA.NUM_FRAMES,
                 training,
@@ -417,7 +417,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             if training and jitter_fps > 0:
                 target_fps += rng.uniform(0.0, jitter_fps)
             rate_ratio = fps / target_fps
-        return sampling.dense_indices(
+        return frame_indices.dense_indices(
             num_video_frames,
             self.cfg.DATA.NUM_FRAMES,
             self.cfg.DATA.SAMPLING_RATE,

@@ -15,7 +15,7 @@ import os
 
 from gta_slowfast import compat
 from gta_slowfast.config import check_gta_config
-from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoint
+from gta_slowfast.engine.checkpoint import convert_for_pyslowfast_loader, last_checkpoint
 from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
@@ -131,7 +131,7 @@ def check_checkpoint_files(cfg):
 def weights_for_pyslowfast_tools(cfg):
     """``cfg`` with TRAIN.CHECKPOINT_FILE_PATH and TEST.CHECKPOINT_FILE_PATH
     (PyTorch type) pointing at files PySlowFast's loader reads as meant for
-    this model (``pyslowfast_checkpoint``): a torchvision ImageNet ResNet, a
+    this model (``convert_for_pyslowfast_loader``): a torchvision ImageNet ResNet, a
     checkpoint of other blocks, or GTA matrices of another clip length. A
     training run that resumes from OUTPUT_DIR's own checkpoints leaves
     TRAIN.CHECKPOINT_FILE_PATH alone, as PySlowFast ignores it then.
@@ -154,7 +154,7 @@ def weights_for_pyslowfast_tools(cfg):
     model = build_model(cpu_cfg)
     for name in names:
         training = name == "TRAIN"
-        cfg[name].CHECKPOINT_FILE_PATH = pyslowfast_checkpoint(
+        cfg[name].CHECKPOINT_FILE_PATH = convert_for_pyslowfast_loader(
             cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR,
             clear_name_pattern=cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN if training else (),
             inflate=training and cfg.TRAIN.CHECKPOINT_INFLATE,
