@@ -208,7 +208,7 @@ def check_gta_config(cfg):
         ValueError: naming every key whose value cannot work, the value and
             what is allowed.
     """
-    # The blocks import this module's check_choice (they are imported first).
+    # Imported when called: the gta_slowfast.models package imports this module.
     from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
     from gta_slowfast.models.decoupled_attention import TEMPORAL_INPUTS
     from gta_slowfast.models.global_temporal_attention import (
