@@ -1,5 +1,6 @@
-"""The synthetic time-reversal SSv2 data set: layout, videos, reversal,
-determinism, overwrite policy, CLI."""
+"""The synthetic time-reversal SSv2 data set (``gta_slowfast.demo``): layout,
+videos, reversal, determinism, overwrite policy, the video and annotation
+writers, CLI."""
 
 import hashlib
 import importlib.util
@@ -14,8 +15,9 @@ import av
 import numpy as np
 import pytest
 
-from gta_slowfast.datasets import ssv2
-from gta_slowfast.demo import scenes, synthetic_ssv2
+from gta_slowfast.datasets import ssv1, ssv2
+from gta_slowfast.datasets.kinetics import read_video_list
+from gta_slowfast.demo import annotations, scenes, synthetic_ssv2
 from gta_slowfast.demo.video_writer import codec_available, encode_video
 
 from video_files import full_decode
@@ -314,6 +316,57 @@ def test_bad_arguments(tmp_path):
 
 def test_codec_available():
     assert codec_available(synthetic_ssv2.CODEC), "PyAV lacks libvpx-vp9"
+
+
+# ------------------------------------------------ video and annotation writers
+
+
+def test_encode_video_writes_what_it_is_given_and_nothing_on_failure(tmp_path):
+    """A generator of frames becomes a file that decodes to those frames
+    (a flat colour per frame, so codec loss is small); with no frames, or an
+    extension with no container, no file and no temporary file is left."""
+    levels = [20, 120, 220]
+    frames = (np.full((32, 48, 3), level, np.uint8) for level in levels)
+    path = str(tmp_path / "flat.mp4")
+    assert encode_video(path, frames, 12, "mpeg4", {"qscale": "2"}) == path
+    decoded = np.stack(full_decode(path))
+    assert decoded.shape == (3, 32, 48, 3)
+    np.testing.assert_allclose(decoded.mean(axis=(1, 2, 3)), levels, atol=3)
+    with pytest.raises(ValueError, match="No frames"):
+        encode_video(str(tmp_path / "empty.webm"), [], 12, synthetic_ssv2.CODEC)
+    with pytest.raises(ValueError, match="clip.gif"):
+        encode_video(str(tmp_path / "clip.gif"), levels, 12, "mpeg4")
+    assert sorted(os.listdir(tmp_path)) == ["flat.mp4"]
+
+
+def test_annotation_files_read_back_through_the_data_sets(tmp_path):
+    """What the writers write, the data sets' own readers read back: the
+    same classes, ids and labels, in order."""
+    classes = ["Moving something up", "Moving something down"]
+    templates = ["Moving [something] up", "Moving [something] down"]
+    annotations.write_ssv2_annotations(str(tmp_path / "ssv2"), classes, {
+        "train": [annotations.ssv2_entry("7", templates[1], "Cup"),
+                  annotations.ssv2_entry("3", templates[0])],
+        "validation": []})
+    names = ssv2.read_class_names(str(tmp_path / "ssv2" / ssv2.LABELS_FILE))
+    assert names == classes
+    assert ssv2.read_split(str(tmp_path / "ssv2" / ssv2.SPLIT_FILES["train"]), names) == (
+        ["7", "3"], [1, 0])
+    assert ssv2.read_split(str(tmp_path / "ssv2" / ssv2.SPLIT_FILES["val"]), names) == ([], [])
+    with open(tmp_path / "ssv2" / ssv2.SPLIT_FILES["train"]) as f:
+        assert json.load(f)[0]["label"] == "moving cup down"
+
+    annotations.write_ssv1_annotations(str(tmp_path / "ssv1"), classes, {
+        "train": [("5", classes[1])], "validation": [("6", classes[0]), ("8", classes[1])]})
+    names = ssv1.read_class_names(str(tmp_path / "ssv1" / ssv1.LABELS_FILE))
+    assert names == classes
+    assert ssv1.read_split(str(tmp_path / "ssv1" / ssv1.SPLIT_FILES["val"]), names) == (
+        ["6", "8"], [0, 1])
+
+    annotations.write_kinetics_lists(str(tmp_path / "kinetics"), {
+        "train": [("a b.mp4", 3), ("c.mp4", 0)]}, separator=",")
+    assert read_video_list(str(tmp_path / "kinetics" / "train.csv"), "/videos", ",") == (
+        ["/videos/a b.mp4", "/videos/c.mp4"], [3, 0])
 
 
 # --------------------------------------------------------------------- CLI
