@@ -53,7 +53,6 @@ _MOTIONS = ["right", "up", "grow", "fade_in", "unfold", "pan_right"]
 MAX_PAIRS = len(CLASS_PAIRS)
 
 # Object names for the "label" and "placeholders" fields, by shape.
-# Object names for the "label" and "placeholders" fields, by shape.
 _NAMES = {
     "rect": ["box", "book", "phone", "card", "brick", "remote control"],
     "ellipse": ["ball", "apple", "orange", "coin", "plate", "egg"],

@@ -26,9 +26,9 @@ import time
 
 import numpy as np
 
+from gta_slowfast.datasets.ssv2 import class_name_of
 from gta_slowfast.demo.annotations import ssv2_entry, write_ssv2_annotations
-from gta_slowfast.demo.scenes import (
-    check_clip_size, check_num_pairs, class_name_of, class_templates, render_clip)
+from gta_slowfast.demo.scenes import check_clip_size, check_num_pairs, class_templates, render_clip
 from gta_slowfast.demo.video_writer import codec_available, encode_video
 
 VIDEO_DIR = "videos"
