@@ -4,10 +4,12 @@ in-process on files written here."""
 
 import csv
 import json
+import pickle
 import re
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline import load_tool
 
@@ -82,6 +84,20 @@ def test_old_scores_file_takes_class_names_from_a_labels_file(tmp_path, capsys):
     assert "No class names (give --class-names): no temporal pairs." in capsys.readouterr().out
     analyze_scores.main([scores, "--class-names", str(labels)])
     assert "accuracy within pairs 100.00%" in capsys.readouterr().out
+
+
+def test_pyslowfast_results_pickle_is_read_with_a_names_file(tmp_path, capsys):
+    # TEST.SAVE_RESULTS_PATH: [preds, labels] tensors, label -1 for an unreadable video.
+    path = tmp_path / "pyslowfast" / "preds.pkl"
+    path.parent.mkdir()
+    with open(path, "wb") as stream:
+        pickle.dump([torch.tensor(np.vstack([NL, NL[:1]]), dtype=torch.float32),
+                     torch.tensor(LABELS + [-1])], stream)
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(NAMES) + "\n")
+    analyze_scores.main([str(path), "--class-names", str(names)])
+    out = capsys.readouterr().out
+    assert "top-1 75.00% over 8 videos" in out and "accuracy within pairs 75.00%" in out
 
 
 @pytest.mark.parametrize("case, message", [

@@ -5,8 +5,10 @@
     python tools/analyze_scores.py NL/test_scores_*.npz GTA/test_scores_*.npz [--out DIR]
         [--class-names FILE] [--mirror-words left right] [--top 10]
 
-Each file is what testing writes (``OUTPUT_DIR/test_scores_*.npz``). For
-each, the report testing logs: mean class accuracy, the most confused
+Each file is what testing writes (``OUTPUT_DIR/test_scores_*.npz``), or
+the ``[preds, labels]`` pickle of TEST.SAVE_RESULTS_PATH, which GitHub-main
+PySlowFast's own test_net.py writes too (no class names in it: give
+--class-names; its videos are named by their row). For each, the report testing logs: mean class accuracy, the most confused
 classes, the temporal pairs (mirror and opposite-action pairs, found from
 the class names) with the accuracy within pairs; and the files testing
 writes beside the scores (per-class CSV, confusion matrix CSV and PNG,
@@ -40,7 +42,7 @@ from gta_slowfast.analysis.temporal_pairs import temporal_pairs
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scores", nargs="+", help="test_scores_*.npz files")
+    parser.add_argument("scores", nargs="+", help="test_scores_*.npz files (or TEST.SAVE_RESULTS_PATH pickles)")
     parser.add_argument("--class-names", help="class names for files saved without them: "
                         "something-something-v2-labels.json or one name a line")
     parser.add_argument("--out", help="folder for the report files (default: beside each "

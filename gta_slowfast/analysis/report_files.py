@@ -17,6 +17,7 @@ Beside ``test_scores_X.npz`` (or in another folder):
 
 import csv
 import os
+import pickle
 
 import numpy as np
 
@@ -78,7 +79,10 @@ def write_report(report, scores_file, out_dir=None):
 
 
 def load_scores(path):
-    """A scores file of testing (``engine.test.save_scores``).
+    """A scores file of testing: the plugin's ``.npz``
+    (``engine.test.save_scores``), or the ``[preds, labels]`` pickle of
+    TEST.SAVE_RESULTS_PATH (PySlowFast's own ``test_net`` writes it too),
+    whose videos are named by their row and scored where the label is not -1.
 
     Returns:
         dict: ``scores`` (V, K) float, ``labels`` (V,) int, ``scored`` (V,)
@@ -90,10 +94,10 @@ def load_scores(path):
     if not os.path.isfile(path):
         raise ValueError("No scores file {}.".format(path))
     try:
-        with np.load(path) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as error:
-        raise ValueError("{} is not a scores file of testing (.npz): {}".format(path, error))
+        arrays = _read_pickle(path) if path.endswith(".pkl") else _read_npz(path)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError("{} is not a scores file of testing (.npz, or the .pkl of "
+                         "TEST.SAVE_RESULTS_PATH): {}".format(path, error))
     missing = [key for key in ("scores", "labels", "scored", "video_paths") if key not in arrays]
     if missing:
         raise ValueError("{} is not a scores file of testing: it lacks {}.".format(
@@ -102,6 +106,21 @@ def load_scores(path):
     arrays["class_names"] = [str(name) for name in names] if names is not None and len(
         names) else None
     return arrays
+
+
+def _read_npz(path):
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _read_pickle(path):
+    with open(path, "rb") as stream:
+        content = pickle.load(stream)
+    if not isinstance(content, (list, tuple)) or len(content) != 2:
+        raise ValueError("expected [preds, labels]")
+    preds, labels = (np.asarray(item) for item in content)
+    return {"scores": preds, "labels": labels, "scored": labels >= 0,
+            "video_paths": np.array([str(i) for i in range(len(labels))])}
 
 
 def read_class_names(path):
