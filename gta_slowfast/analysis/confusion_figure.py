@@ -97,11 +97,18 @@ def save_confusion_figure(path, report, max_classes=MAX_CLASSES):
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
     size = len(labels)
-    side = max(4.0, 0.26 * size + 3.5)
-    figure = Figure(figsize=(side + 1.5, side))
-    axes = figure.add_subplot()
+    fontsize = 8 if size <= _ANNOTATE_UP_TO else 6
+    # Laid out by hand in inches (cheaper than a tight bounding box, which
+    # draws the figure twice): tick labels, matrix, colour bar, title.
+    margin = max(len(label) for label in labels) * fontsize * 0.55 / 72 + 0.6
+    side = max(3.0, size * (0.32 if size <= _ANNOTATE_UP_TO else 0.2))
+    width, height = margin + side + 1.4, margin + side + 0.7
+    figure = Figure(figsize=(width, height))
+    axes = figure.add_axes((margin / width, margin / height, side / width, side / height))
+    colour_axes = figure.add_axes(((margin + side + 0.15) / width, margin / height,
+                                   0.18 / width, side / height))
     image = axes.imshow(shares, cmap="Blues", norm=PowerNorm(0.5, vmin=0.0, vmax=1.0))
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.02, label="share of the true class")
+    figure.colorbar(image, cax=colour_axes, label="share of the true class")
     fontsize = 8 if size <= _ANNOTATE_UP_TO else 6
     axes.set_xticks(range(size), labels, rotation=90, fontsize=fontsize)
     axes.set_yticks(range(size), labels, fontsize=fontsize)
@@ -113,19 +120,22 @@ def save_confusion_figure(path, report, max_classes=MAX_CLASSES):
                 axes.text(j, i, str(count), ha="center", va="center", fontsize=fontsize,
                           color="white" if shares[i, j] > 0.5 else "black")
     position = {k: i for i, k in enumerate(shown)}
+    outlined = 0
     for pair in report.pairs:
         if pair.first in position and pair.second in position:
             a, b = position[pair.first], position[pair.second]
             for i, j in ((a, b), (b, a)):
                 axes.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                          edgecolor="red", linewidth=1.2))
-    title = "Confusion matrix, {} test videos; temporal pairs' cells outlined".format(
-        len(report.labels))
+            outlined += 1
+    title = "Confusion matrix, {} test videos".format(len(report.labels))
+    if outlined:
+        title += "; temporal pairs' cells outlined"
     if others:
         title += "\nthe {} most confused of {} classes in full, the other {} summed".format(
             len(shown), report.num_classes, others)
     axes.set_title(title, fontsize=9)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    figure.savefig(path, dpi=120)
 
 
 def _short(label):
