@@ -182,6 +182,16 @@ def test_many_classes_show_the_most_confused_with_their_partners_and_sum_the_res
                                [2, 0, 0, 0, 36]]
 
 
+def test_scores_file_keeps_the_class_names_and_reads_without_them(tmp_path):
+    args = (torch.tensor(SCORES), torch.tensor(LABELS), torch.ones(len(LABELS), dtype=torch.bool),
+            ["v{}".format(i) for i in range(len(LABELS))])
+    engine_test.save_scores(str(tmp_path / "named.npz"), *args, class_names=NAMES)
+    engine_test.save_scores(str(tmp_path / "unnamed.npz"), *args)
+    named = load_scores(str(tmp_path / "named.npz"))
+    assert named["class_names"] == NAMES and np.allclose(named["scores"], SCORES)
+    assert load_scores(str(tmp_path / "unnamed.npz"))["class_names"] is None
+
+
 class NamedViews(torch.utils.data.Dataset):
     """The hand example as a one-view test set with class names; item i's
     input is i, which ``TableModel`` turns into SCORES[i]."""
