@@ -198,8 +198,10 @@ def write_comparison(out_dir, reports, names):
 def _most_different(table, count):
     """Columns of ``table`` (runs x items) by decreasing spread (max - min
     over the runs; NaN last), at most ``count``."""
-    with np.errstate(invalid="ignore"):
-        spread = np.nan_to_num(np.nanmax(table, axis=0) - np.nanmin(table, axis=0), nan=-1.0)
+    known = ~np.isnan(table)
+    highest = np.where(known, table, -np.inf).max(axis=0)
+    lowest = np.where(known, table, np.inf).min(axis=0)
+    spread = np.where(known.any(axis=0), highest - lowest, -1.0)
     return sorted(range(table.shape[1]), key=lambda k: (-spread[k], k))[:count]
 
 
