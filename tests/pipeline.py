@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from gta_slowfast.datasets.synthetic import generate_dataset
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
 
 from conftest import REPO
 

@@ -37,7 +37,7 @@ import torch
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.datasets.synthetic import generate_dataset
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
 from gta_slowfast.engine import pyslowfast_tools
 from gta_slowfast.engine.checkpoint import save_checkpoint
 from gta_slowfast.models import DecoupledAttentionBlock

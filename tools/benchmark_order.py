@@ -27,7 +27,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import gta_slowfast  # noqa: E402
-from gta_slowfast.datasets import synthetic  # noqa: E402
+from gta_slowfast.datasets.ssv2 import LABELS_FILE, class_name_of  # noqa: E402
+from gta_slowfast.demo.scenes import CLASS_PAIRS  # noqa: E402
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset  # noqa: E402
 from gta_slowfast.engine.run import run_job  # noqa: E402
 from gta_slowfast.engine.test import checkpoint_to_test, scores_path  # noqa: E402
 
@@ -59,11 +61,11 @@ def parse_args(argv=None):
 
 def reversal_partners(data_dir):
     """{class index: index of its time-reversed class} from labels.json."""
-    with open(os.path.join(data_dir, "something-something-v2-labels.json")) as stream:
+    with open(os.path.join(data_dir, LABELS_FILE)) as stream:
         labels = {name: int(index) for name, index in json.load(stream).items()}
     partners = {}
-    for forward, backward in synthetic.CLASS_PAIRS:
-        a, b = synthetic.template_to_class(forward), synthetic.template_to_class(backward)
+    for forward, backward in CLASS_PAIRS:
+        a, b = class_name_of(forward), class_name_of(backward)
         if a in labels and b in labels:
             partners[labels[a]], partners[labels[b]] = labels[b], labels[a]
     return partners
@@ -98,8 +100,8 @@ def curves(output_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not os.path.isfile(os.path.join(args.data, "something-something-v2-labels.json")):
-        synthetic.generate_dataset(args.data)
+    if not os.path.isfile(os.path.join(args.data, LABELS_FILE)):
+        generate_dataset(args.data)
     partners = reversal_partners(args.data)
     results = {}
     for name in args.models:
