@@ -16,7 +16,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import gta_slowfast
-from gta_slowfast import compat
+from gta_slowfast import compat, process_group
 from gta_slowfast.datasets.loader import per_process_batch_size
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import unwrap
@@ -234,7 +234,7 @@ def test_unavailable_dist_backend_fails_before_any_process_starts():
 def test_batch_size_is_per_machine(monkeypatch, processes, shards, train_batch, test_batch):
     """TRAIN.BATCH_SIZE 16 and TEST.BATCH_SIZE 8 belong to each machine,
     shared by its processes (PySlowFast: BATCH_SIZE / NUM_GPUS per GPU)."""
-    monkeypatch.setattr(distributed, "world_size", lambda: processes)
+    monkeypatch.setattr(process_group, "world_size", lambda: processes)
     cfg = gta_slowfast.load_config(CONFIG, ["NUM_SHARDS", shards, "TRAIN.BATCH_SIZE", 16,
                                             "TEST.BATCH_SIZE", 8])
     assert per_process_batch_size(cfg, "train") == train_batch
@@ -243,7 +243,7 @@ def test_batch_size_is_per_machine(monkeypatch, processes, shards, train_batch, 
 
 
 def test_batch_size_not_shared_evenly_is_refused(monkeypatch):
-    monkeypatch.setattr(distributed, "world_size", lambda: 4)
+    monkeypatch.setattr(process_group, "world_size", lambda: 4)
     cfg = gta_slowfast.load_config(CONFIG, ["NUM_SHARDS", 1, "TRAIN.BATCH_SIZE", 6])
     with pytest.raises(ValueError, match="TRAIN.BATCH_SIZE 6 is the batch of each machine, "
                                          "read by its 4 processes"):

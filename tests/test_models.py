@@ -184,15 +184,13 @@ def test_location_past_the_blocks_of_a_stage_is_an_error():
 
 
 def test_group_count_not_dividing_channels_is_an_error():
-    cfg = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "GTA.NUM_GROUPS", 3)
     with pytest.raises(ValueError, match="GTA.NUM_GROUPS"):
-        gta_slowfast.build_model(cfg)
+        gta_slowfast.build_model(small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "GTA.NUM_GROUPS", 3))
 
 
 def test_unknown_block_is_an_error():
-    cfg = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "GTA.BLOCK", "SA+XYZ")
     with pytest.raises(ValueError, match="GTA.BLOCK"):
-        gta_slowfast.build_model(cfg)
+        gta_slowfast.build_model(small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "GTA.BLOCK", "SA+XYZ"))
 
 
 def test_clip_of_another_length_names_both_lengths():

@@ -38,6 +38,7 @@ import torch
 import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
+from gta_slowfast.engine import pyslowfast_tools
 from gta_slowfast.engine.checkpoint import save_checkpoint
 from gta_slowfast.models import DecoupledAttentionBlock
 from gta_slowfast.models.video_models import inserted_blocks
@@ -59,9 +60,9 @@ def clone_files(clone):
 
 
 MAIN = compat.GENERATION == "main"
-CLONE = pathlib.Path(compat._clone_root()) if MAIN else None
+CLONE = pathlib.Path(pyslowfast_tools.clone_root()) if MAIN else None
 CLONE_BEFORE_TOOLS = clone_files(CLONE) if MAIN else None
-TOOLS = compat.find_pyslowfast_tools() if MAIN else None
+TOOLS = pyslowfast_tools.find_pyslowfast_tools() if MAIN else None
 with_tools = pytest.mark.skipif(
     TOOLS is None or not TOOLS.available,
     reason="needs GitHub-main PySlowFast's importable tools ({})".format(
@@ -69,7 +70,7 @@ with_tools = pytest.mark.skipif(
 )
 # SlowFast since Aug 2024 (HEAD) imports its own ava_evaluation under Meta's
 # internal name.
-META_IMPORTS = MAIN and compat.AVA_EVALUATION_ALIAS in (
+META_IMPORTS = MAIN and pyslowfast_tools.AVA_EVALUATION_ALIAS in (
     CLONE / "slowfast" / "utils" / "ava_eval_helper.py").read_text()
 once_at_head = pytest.mark.skipif(
     not META_IMPORTS, reason="runs at SlowFast HEAD only: its tools, loader and meters differ "
@@ -152,7 +153,7 @@ def first_log_line(output_dir):
 def env_importing(clone, *first, **variables):
     """The environment with ``clone`` on PYTHONPATH instead of the clone
     this process imports, after the folders ``first``; ``variables`` set."""
-    original = os.path.realpath(compat._clone_root())
+    original = os.path.realpath(pyslowfast_tools.clone_root())
     path = [str(clone)] + [str(folder) for folder in first] + [
         entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
         if entry and os.path.realpath(entry) != original]
@@ -323,16 +324,16 @@ def test_tools_import_leaves_no_vision_module_and_the_clone_unchanged():
 
 
 def test_ava_evaluation_alias_only_where_no_vision_package_imports(tmp_path, monkeypatch):
-    with compat._ava_evaluation_alias(str(CLONE)) as notes:
-        fields = importlib.import_module(compat.AVA_EVALUATION_ALIAS + ".standard_fields")
+    with pyslowfast_tools.ava_evaluation_alias(str(CLONE)) as notes:
+        fields = importlib.import_module(pyslowfast_tools.AVA_EVALUATION_ALIAS + ".standard_fields")
     assert pathlib.Path(fields.__file__) == CLONE / "ava_evaluation" / "standard_fields.py"
     assert len(notes) == 1 and "vision" not in sys.modules
     (tmp_path / "vision").mkdir()
     (tmp_path / "vision" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with compat._ava_evaluation_alias(str(CLONE)) as notes:
+    with pyslowfast_tools.ava_evaluation_alias(str(CLONE)) as notes:
         with pytest.raises(ModuleNotFoundError, match="vision.fair"):
-            importlib.import_module(compat.AVA_EVALUATION_ALIAS)
+            importlib.import_module(pyslowfast_tools.AVA_EVALUATION_ALIAS)
     assert notes == [] and "vision" in sys.modules
     del sys.modules["vision"]
 
@@ -343,8 +344,8 @@ def test_tools_functions_load_themselves_in_a_spawned_process():
     """launch_job's processes (NUM_GPUS > 1, NUM_SHARDS > 1) get the tools'
     functions pickled, and import them anew."""
     script = ("import pickle, sys; tool = pickle.loads(sys.stdin.buffer.read()); "
-              "from gta_slowfast import compat; "
-              "module, notes = compat._tool_module(tool.tools_dir, tool.module); "
+              "from gta_slowfast.engine import pyslowfast_tools; "
+              "module, notes = pyslowfast_tools.tool_module(tool.tools_dir, tool.module); "
               "print(getattr(module, tool.function).__qualname__, len(notes))")
     result = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(TOOLS.train),
                             capture_output=True, cwd=REPO, timeout=300)

@@ -1,17 +1,21 @@
 """End to end through tools/run_net.py on generated webm videos: train,
 checkpoint, resume, test, ensemble; and what run_job checks before any
-work (GTA.LOOP, PySlowFast's assert_and_infer_cfg)."""
+work (GTA.LOOP, PySlowFast's assert_and_infer_cfg); how PySlowFast's
+tools' functions are called."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 import gta_slowfast
 from gta_slowfast import compat
+from gta_slowfast.engine import pyslowfast_tools
 from gta_slowfast.engine import run as run_module
 from gta_slowfast.engine.test import test as plugin_test
 from gta_slowfast.engine.train import train as plugin_train
@@ -138,3 +142,40 @@ def test_assert_and_infer_cfg_refuses_before_any_work(tmp_path):
                                          r"cfg.NUM_GPUS == 0` does not hold"):
         run_module.run_job(job_config(out, "GTA.LOOP", "plugin", "NUM_GPUS", 3), "tcp://x:1")
     assert not out.exists()
+
+
+FAKE_TOOL = """import torch
+
+
+def train(cfg):
+    torch.cuda.synchronize()
+    return cfg, torch.cuda.synchronize
+
+
+def test(cfg):
+    raise RuntimeError("test failed")
+"""
+
+
+def test_cuda_synchronize_is_a_no_op_only_while_a_tool_runs(tmp_path, caplog):
+    """A tools file standing in for train_net.py: its function calls
+    torch.cuda.synchronize(), which raises without CUDA unless replaced;
+    torch's own function is back after a call, also one that raised."""
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "fake_net.py").write_text(FAKE_TOOL)
+    original = torch.cuda.synchronize
+    train = pyslowfast_tools.PySlowFastTool(str(tmp_path / "tools"), "fake_net", "train")
+    pyslowfast_tools.tool_module(train.tools_dir, train.module)
+    assert torch.cuda.synchronize is original  # importing the tools replaces nothing
+    with caplog.at_level(logging.INFO, logger=pyslowfast_tools.__name__):
+        cfg, during = train("the config")
+    assert cfg == "the config" and torch.cuda.synchronize is original
+    lines = [record.getMessage() for record in caplog.records]
+    if torch.cuda.is_available():
+        assert during is original and lines == []
+    else:
+        assert during is not original
+        assert len(lines) == 1 and lines[0].startswith("No CUDA: torch.cuda.synchronize")
+    with pytest.raises(RuntimeError, match="test failed"):
+        pyslowfast_tools.PySlowFastTool(str(tmp_path / "tools"), "fake_net", "test")(None)
+    assert torch.cuda.synchronize is original

@@ -130,6 +130,6 @@ def test_bad_shift_settings_name_the_key(opts, match):
 
 
 def test_shift_on_slowfast_is_an_error():
-    cfg = small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "GTA.TEMPORAL_SHIFT.ENABLE", True)
     with pytest.raises(ValueError, match="GTA.TEMPORAL_SHIFT.ENABLE.*single-pathway"):
-        gta_slowfast.build_model(cfg)
+        gta_slowfast.build_model(
+            small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "GTA.TEMPORAL_SHIFT.ENABLE", True))

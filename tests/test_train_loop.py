@@ -52,8 +52,8 @@ def one_step(cfg, batch, tmp_path, spy=None):
         spy(model, objective)
     inputs, labels = batch
     loader = [([x.clone() for x in inputs], labels.clone(), None, None, None)]
-    train.train_epoch(loader, 1, state, precision, meter, train.Stopper(cfg, NoSignals()),
-                      objective)
+    checkpointer = train.MidEpochCheckpointer(cfg, NoSignals())
+    train.train_epoch(loader, 1, state, precision, meter, checkpointer, objective)
     return model, before, meter
 
 

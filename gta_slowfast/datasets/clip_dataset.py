@@ -39,16 +39,14 @@ import torch
 
 from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.config import check_choice
-from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.config import SAMPLINGS, is_multi_pathway
+from gta_slowfast.datasets import frame_indices, transforms
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
-from gta_slowfast.models.video_models import is_multi_pathway
 
 logger = logging.getLogger(__name__)
 
 MODES = ("train", "val", "test")
-SAMPLINGS = ("tsn", "dense")
 
 # PySlowFast keys the plugin's datasets do not offer, with why; each
 # stops the dataset's construction when set to another value than the
@@ -125,7 +123,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             video_paths (list of str): video files or frame folders.
             video_labels (list of int): their classes.
             class_names (list of str or None): for the no-flip rule.
-            sampling_method (str): "tsn" or "dense".
+            sampling_method (str): "tsn" or "dense" (GTA.DATA.SAMPLING's
+                values).
             resize_to (list of int): [H, W] every frame is resized to, or []
                 for short-side scaling.
             frame_lists (list of list of str): each video's frame images, in
@@ -134,7 +133,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             ValueError: an unknown mode or sampling, or no video.
         """
         check_mode(mode)
-        check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
+        if sampling_method not in SAMPLINGS:
+            raise ValueError("sampling_method '{}'; allowed: {}.".format(sampling_method,
+                                                                         SAMPLINGS))
         check_data_keys(cfg, resize_to)
         if mode == "train" and resize_to and (
             list(cfg.DATA.TRAIN_JITTER_SCALES) != compat.installed_default("DATA.TRAIN_JITTER_SCALES")
@@ -395,13 +396,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
         PySlowFast's decoder does, for a video of ``fps`` frames a second;
         frame images, of no known rate (``fps`` None), count as at
         DATA.TARGET_FPS. Dense test clips are placed as
-        DATA.USE_OFFSET_SAMPLING says (``sampling.dense_indices``); the
+        DATA.USE_OFFSET_SAMPLING says (``frame_indices.dense_indices``); the
         val clip is the middle one (PySlowFast's val draws it at random, as
         in training). TSN segments span the video whatever its rate.
         """
         training = self.mode == "train"
         if self.sampling_method == "tsn":
-            return sampling.tsn_indices(
+            return frame_indices.tsn_indices(
                 num_video_frames,
                 self.cfg.DATA.NUM_FRAMES,
                 training,
@@ -416,7 +417,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             if training and jitter_fps > 0:
                 target_fps += rng.uniform(0.0, jitter_fps)
             rate_ratio = fps / target_fps
-        return sampling.dense_indices(
+        return frame_indices.dense_indices(
             num_video_frames,
             self.cfg.DATA.NUM_FRAMES,
             self.cfg.DATA.SAMPLING_RATE,
@@ -550,11 +551,6 @@ def check_data_keys(cfg, resize_to):
             "DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE = {}: frames get a fixed size, "
             "with no short-side jitter to draw; set GTA.DATA.RESIZE [] for PySlowFast's "
             "jitter".format(list(resize_to))
-        )
-    if cfg.GTA.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
-        problems.append(
-            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
-            "none is relabelled; set one of them the other way"
         )
     if problems:
         raise ValueError(

@@ -9,6 +9,7 @@ DATA.PATH_PREFIX. A path may also be a folder of frame images.
 import os
 
 from gta_slowfast import compat
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 
 
@@ -65,10 +66,12 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             cfg (CfgNode): config with the GTA node.
             mode (str): "train", "val" or "test".
         Raises:
-            ValueError: an unknown mode, a missing or malformed csv, or an
+            ValueError: an unknown mode, a GTA key that cannot work
+                (``check_gta_config``), a missing or malformed csv, or an
                 empty one.
         """
         check_mode(mode)
+        check_gta_config(cfg)
         list_file = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "{}.csv".format(mode))
         paths, labels = read_video_list(
             list_file,

@@ -19,6 +19,7 @@ unreadable SSv2 video.
 import os
 import re
 
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError
 
@@ -154,10 +155,12 @@ class Gta_ssv1(VideoClipDataset):  # noqa: N801
             cfg (CfgNode): config with the GTA node.
             mode (str): "train", "val" or "test".
         Raises:
-            ValueError: an unknown mode, a missing or malformed csv file
+            ValueError: an unknown mode, a GTA key that cannot work
+                (``check_gta_config``), a missing or malformed csv file
                 (naming the file and line), or an empty split.
         """
         check_mode(mode)
+        check_gta_config(cfg)
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
         class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])

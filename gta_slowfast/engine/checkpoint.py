@@ -12,7 +12,7 @@ Initial weights may come from a PySlowFast checkpoint of any model, a plain
 state dict or a torchvision-style ImageNet ResNet: ``matching_weights``
 says which tensors a model takes. PySlowFast's own loader (GitHub main's
 tools) reads only ``model_state`` tensors of matching shapes, so
-``pyslowfast_checkpoint`` writes those same weights as a file it reads.
+``convert_for_pyslowfast_loader`` writes those same weights as a file it reads.
 """
 
 import logging
@@ -448,7 +448,7 @@ def load_pretrained(path, checkpoint_type, model):
         load_checkpoint(path, model)
 
 
-def pyslowfast_checkpoint(path, model, output_dir, clear_name_pattern=(), inflate=False):
+def convert_for_pyslowfast_loader(path, model, output_dir, clear_name_pattern=(), inflate=False):
     """A file that PySlowFast's own ``load_checkpoint`` reads as meant for
     ``model``.
 

@@ -20,19 +20,16 @@ from collections import OrderedDict
 import torch
 
 from gta_slowfast import compat
+from gta_slowfast.config import check_gta_config, is_multi_pathway
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
 from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
 from gta_slowfast.models.temporal_shift import add_temporal_shift
+from gta_slowfast.process_group import several_processes
 
 STAGES = ("s2", "s3", "s4", "s5")
 _BLOCK_NAME = re.compile(r"^pathway\d+_nonlocal\d+$")
 
 logger = logging.getLogger(__name__)
-
-
-def is_multi_pathway(cfg):
-    """True for SlowFast-like archs with a Slow and a Fast pathway."""
-    return compat.installed_arch(cfg.MODEL.ARCH) in cfg.MODEL.MULTI_PATHWAY_ARCH
 
 
 def stage_num_frames(cfg, stage, pathway):
@@ -213,7 +210,10 @@ def build_model(cfg, gpu_id=None):
             process group of more than one process is running, with the
             communication hook of MODEL.FP16_ALLREDUCE (GitHub main) as
             main's ``build_model`` registers it.
+    Raises:
+        ValueError: a GTA key cannot work (``check_gta_config``).
     """
+    check_gta_config(cfg)
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             "NUM_GPUS is {} but {} GPU(s) are available; set NUM_GPUS: 0 to "
@@ -226,8 +226,7 @@ def build_model(cfg, gpu_id=None):
         device = torch.cuda.current_device() if gpu_id is None else gpu_id
         model = model.cuda(device=device)
         device_ids = [device]
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    if distributed and torch.distributed.get_world_size() > 1:
+    if several_processes():
         model = torch.nn.parallel.DistributedDataParallel(module=model, device_ids=device_ids)
         hook = compat.ddp_communication_hook(cfg)
         if hook is not None:
