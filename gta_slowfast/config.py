@@ -61,12 +61,12 @@ def add_gta_config(cfg):
 
     # What a GTA block does with a clip whose length T' differs from the T
     # its T x T matrices were built for:
-    #   "none":        raise an error that names both lengths;
+    #   "error":       raise an error that names both lengths;
     #   "interpolate": resize the matrices to T' x T' bilinearly and scale
     #                  them by T / T', so each output stays an average of the
     #                  same magnitude.
     # A GTA parameter (NL's attention takes any T and needs no such key).
-    cfg.GTA.TEMPORAL_ADAPT = "none"
+    cfg.GTA.TEMPORAL_ADAPT = "error"
 
     # Where TA and TAPE take their queries and keys from:
     #   "x_hat": SA's output X_hat = X + W_OP SA(X) (paper section 3.2 and
@@ -225,6 +225,7 @@ def load_config(path, opts=None):
         KeyError: an unknown key, named with the closest known keys, or a
             former GTA.DATA copy of a PySlowFast key, named with the key to
             set instead.
+        ValueError: GTA.TEMPORAL_ADAPT 'none', the former name of 'error'.
     """
     cfg = get_cfg()
     try:
@@ -235,6 +236,9 @@ def load_config(path, opts=None):
         if "Non-existent" not in str(error):
             raise
         raise KeyError(_unknown_key_message(cfg, str(error), path)) from None
+    if cfg.GTA.TEMPORAL_ADAPT == "none":
+        raise ValueError("GTA.TEMPORAL_ADAPT 'none' (in {} or --opts) is now called "
+                         "'error': set GTA.TEMPORAL_ADAPT: error.".format(path))
     return cfg
 
 

@@ -14,7 +14,7 @@ import math
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from gta_slowfast.models.global_temporal_attention import MixGroupsOverTime
+from gta_slowfast.blocks.global_temporal_attention import MixGroupsOverTime
 from gta_slowfast.models.video_models import is_multi_pathway
 
 

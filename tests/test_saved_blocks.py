@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import gta_slowfast
-from gta_slowfast.models import BlockSpec, DecoupledAttentionBlock
+from gta_slowfast.blocks import DecoupledAttentionBlock
 
 from conftest import small_cfg
 
@@ -38,7 +38,7 @@ def unpack(packed):
 
 
 def make_block(row, kwargs):
-    return DecoupledAttentionBlock(16, 4, BlockSpec.parse(row), num_groups=2, num_regions=3,
+    return DecoupledAttentionBlock(16, 4, row, num_groups=2, num_regions=3,
                                    pool_size=[1, 2, 2], **kwargs)
 
 
