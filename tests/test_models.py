@@ -225,6 +225,12 @@ def test_clip_of_another_length_names_both_lengths():
         assert adapted([long]).shape == (1, 5)
 
 
+def test_former_temporal_adapt_value_names_the_new_one():
+    with pytest.raises(ValueError, match="GTA.TEMPORAL_ADAPT 'none'.*set GTA.TEMPORAL_ADAPT: error"):
+        gta_slowfast.load_config(str(REPO / "configs" / "SSv2" / "C2D_GTA_8x1_R50.yaml"),
+                                 ["GTA.TEMPORAL_ADAPT", "none"])
+
+
 @pytest.mark.parametrize("arch", ["slow_c2d", "c2d_nopool"])
 def test_both_names_of_the_2d_arch_build(arch):
     cfg = small_cfg("SSv2/C2D_GTA_8x1_R50.yaml", "MODEL.ARCH", arch)

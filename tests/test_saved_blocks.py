@@ -61,3 +61,16 @@ def test_model_saved_before_loads_with_the_same_logits():
     with torch.no_grad():
         logits = model([x.float() for x in saved["inputs"]])
     torch.testing.assert_close(logits, saved["logits"], rtol=1e-5, atol=1e-4)
+
+
+def test_plugin_loader_takes_every_entry_saved_before():
+    """The plugin's checkpoint loader (TRAIN/TEST.CHECKPOINT_FILE_PATH) keeps
+    every entry of the model saved before, under today's names."""
+    from gta_slowfast.engine.checkpoint import matching_weights
+
+    saved = SAVED["model"]
+    cfg = small_cfg(saved["config"], *saved["opts"], width=saved["width"], crop=saved["crop"])
+    model = gta_slowfast.build_model(cfg)
+    weights = matching_weights(model, unpack(saved["state"]), "the saved model")
+    assert set(weights) == set(model.state_dict())
+    assert any(".terms.PIXEL_GTA.mixing." in name for name in weights)
