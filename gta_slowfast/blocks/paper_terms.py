@@ -203,8 +203,8 @@ class RegionGTA(TemporalTerm):
         assignment, shares = self.assignment(values_hat, context.spatial_size)
         regions = torch.matmul(assignment.transpose(2, 3), values_hat)
         projected = self.proj_out(self.mixing(regions))
-        pixels = torch.matmul(projected.transpose(2, 3), shares.transpose(2, 3))
-        return pixels.transpose(1, 2).reshape(values_hat.shape[0], self.settings.dim, -1)
+        on_pixels = torch.matmul(projected.transpose(2, 3), shares.transpose(2, 3))  # (N, T, C, H*W)
+        return on_pixels.transpose(1, 2).reshape(values_hat.shape[0], self.settings.dim, -1)
 
     def attention_maps(self, context, projections, query):
         h, w = context.spatial_size
