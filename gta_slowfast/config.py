@@ -5,6 +5,11 @@ import difflib
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
+from gta_slowfast.blocks.global_temporal_attention import (
+    REGION_ASSIGNMENT_MODES,
+    TEMPORAL_ADAPT_MODES,
+)
+from gta_slowfast.blocks.paper_terms import TEMPORAL_INPUTS
 
 
 def add_gta_config(cfg):
@@ -61,12 +66,12 @@ def add_gta_config(cfg):
 
     # What a GTA block does with a clip whose length T' differs from the T
     # its T x T matrices were built for:
-    #   "none":        raise an error that names both lengths;
+    #   "error":       raise an error that names both lengths;
     #   "interpolate": resize the matrices to T' x T' bilinearly and scale
     #                  them by T / T', so each output stays an average of the
     #                  same magnitude.
     # A GTA parameter (NL's attention takes any T and needs no such key).
-    cfg.GTA.TEMPORAL_ADAPT = "none"
+    cfg.GTA.TEMPORAL_ADAPT = "error"
 
     # Where TA and TAPE take their queries and keys from:
     #   "x_hat": SA's output X_hat = X + W_OP SA(X) (paper section 3.2 and
@@ -194,6 +199,8 @@ def add_gta_config(cfg):
 LOOPS = ("auto", "pyslowfast", "plugin")
 SAMPLINGS = ("tsn", "dense")
 SSV2_FORMATS = ("video", "frames")
+# The terms whose T x T matrices mix GTA.NUM_GROUPS groups of the values.
+GROUPED_TERMS = ("PIXEL_GTA", "REGION_GTA")
 
 
 def check_gta_config(cfg):
@@ -209,12 +216,7 @@ def check_gta_config(cfg):
             what is allowed.
     """
     # Imported when called: the gta_slowfast.models package imports this module.
-    from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
-    from gta_slowfast.models.decoupled_attention import TEMPORAL_INPUTS
-    from gta_slowfast.models.global_temporal_attention import (
-        REGION_ASSIGNMENT_MODES,
-        TEMPORAL_ADAPT_MODES,
-    )
+    from gta_slowfast.models.block_spec import block_terms
     from gta_slowfast.models.temporal_shift import STAGE_INDICES
 
     gta = cfg.GTA
@@ -222,7 +224,6 @@ def check_gta_config(cfg):
         _choice_problem(key, value, allowed)
         for key, value, allowed in (
             ("GTA.TA_INPUT", gta.TA_INPUT, TEMPORAL_INPUTS),
-            ("GTA.TEMPORAL_ADAPT", gta.TEMPORAL_ADAPT, TEMPORAL_ADAPT_MODES),
             ("GTA.REGION_ASSIGNMENT", gta.REGION_ASSIGNMENT, REGION_ASSIGNMENT_MODES),
             ("GTA.LOOP", gta.LOOP, LOOPS),
             ("GTA.DATA.SAMPLING", gta.DATA.SAMPLING, SAMPLINGS),
@@ -235,14 +236,19 @@ def check_gta_config(cfg):
                               ("GTA.TRAIN.CHECKPOINT_MINUTES", gta.TRAIN.CHECKPOINT_MINUTES, 0)):
         if value < least:
             problems.append("{} {} is below {}".format(key, value, least))
-    if gta.BLOCK.strip().upper() != STOCK_NONLOCAL:
-        try:
-            spec = BlockSpec.parse(gta.BLOCK)
-        except ValueError as error:
-            problems.append(str(error))
-        else:
-            if spec.has_global_temporal_attention and gta.NUM_GROUPS >= 1:
-                problems += _group_problems(cfg)
+    if gta.TEMPORAL_ADAPT == "none":
+        problems.append("GTA.TEMPORAL_ADAPT 'none' is now called 'error': set "
+                        "GTA.TEMPORAL_ADAPT: error")
+    else:
+        problems.append(_choice_problem("GTA.TEMPORAL_ADAPT", gta.TEMPORAL_ADAPT,
+                                        TEMPORAL_ADAPT_MODES))
+    try:
+        terms = block_terms(gta.BLOCK)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        if set(terms or ()) & set(GROUPED_TERMS) and gta.NUM_GROUPS >= 1:
+            problems += _group_problems(cfg)
     resize = list(gta.DATA.RESIZE)
     if resize and (len(resize) != 2 or min(resize) < 1):
         problems.append("GTA.DATA.RESIZE {} is not [] or [H, W] in pixels".format(resize))

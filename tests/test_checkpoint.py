@@ -84,7 +84,7 @@ def test_imagenet_resnet50_initialises_the_c2d_gta_backbone(tmp_path, caplog):
     for name, before in blocks_before.items():
         assert torch.equal(loaded[name], before), name
     assert "starting from their initialisation" in caplog.text
-    assert "s3.pathway0_nonlocal1.pixel_mixing.weight" in caplog.text
+    assert "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight" in caplog.text
     assert "head.projection.weight" in caplog.text
 
 
@@ -193,7 +193,7 @@ def test_matrices_for_another_clip_length_are_refused_or_resized(tmp_path):
     adapted = gta_slowfast.build_model(small_cfg(
         "SSv2/C2D_GTA_8x1_R50.yaml", "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", "interpolate"))
     checkpoint.load_checkpoint(str(path), adapted)
-    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    name = "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight"
     saved, loaded = eight.state_dict()[name], adapted.state_dict()[name]
     assert loaded.shape[-2:] == (16, 16)
     # Corners of a bilinear, align_corners resize keep their values, scaled by 8/16.

@@ -9,7 +9,7 @@ import torch
 import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.flop_count import clip_inputs
-from gta_slowfast.models import BlockSpec, DecoupledAttentionBlock
+from gta_slowfast.blocks import DecoupledAttentionBlock
 from gta_slowfast.models.video_models import inserted_blocks
 
 from conftest import randomize_norms, small_cfg
@@ -41,7 +41,7 @@ def relative_error(value, reference):
 def build_block(row, groups):
     if row == "NL":
         return compat.Nonlocal(64, 32, [1, 2, 2], instantiation="softmax")
-    return DecoupledAttentionBlock(64, 8, BlockSpec.parse(row), num_groups=groups,
+    return DecoupledAttentionBlock(64, 8, row, num_groups=groups,
                                    pool_size=[1, 2, 2])
 
 
@@ -107,7 +107,7 @@ def test_model_under_bf16_autocast(config, frames):
 
 @pytest.mark.parametrize("row", TABLE3_ROWS)
 def test_double_backward_through_every_block(row):
-    block = DecoupledAttentionBlock(8, 4, BlockSpec.parse(row), num_groups=2,
+    block = DecoupledAttentionBlock(8, 4, row, num_groups=2,
                                     pool_size=[1, 2, 2])
     block = randomize_norms(block).double().eval()
     x = torch.randn(1, 8, 4, 4, 4, dtype=torch.float64, requires_grad=True)

@@ -224,7 +224,7 @@ def test_pyslowfast_tools_train_and_test(config, dataset, ssv2_videos, ssv2_fram
     assert "Start epoch: 1" in output
     (final,) = json_stats(output, "split", "test_final")
     assert 0 <= float(final["top1_acc"]) <= 100
-    assert any(name.endswith("pixel_mixing.weight") for name in saved_state(tmp_path)["model_state"])
+    assert any(name.endswith("terms.PIXEL_GTA.mixing.weight") for name in saved_state(tmp_path)["model_state"])
     assert glob.glob(str(tmp_path / "runs-*" / "events.out.tfevents.*"))
 
 
@@ -287,7 +287,7 @@ def test_pyslowfast_tools_fine_tune_an_nl_checkpoint_into_gta(ssv2_videos, tmp_p
 
 @once_at_head
 @with_tools
-@pytest.mark.parametrize("adapt", ["none", "interpolate"])
+@pytest.mark.parametrize("adapt", ["error", "interpolate"])
 def test_pyslowfast_tools_load_gta_matrices_of_another_clip_length(adapt, ssv2_videos, tmp_path):
     cfg = gta_slowfast.load_config(str(REPO / "configs" / SSV2_C2D), tiny_opts(tmp_path, 6))
     model = gta_slowfast.build_model(cfg)
@@ -296,13 +296,13 @@ def test_pyslowfast_tools_load_gta_matrices_of_another_clip_length(adapt, ssv2_v
     opts = tiny_opts(tmp_path / "run", 6, "TRAIN.ENABLE", False, "TEST.CHECKPOINT_FILE_PATH", path,
                      "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", adapt)
     result = run_command(net_command(SSV2_C2D, opts + data_opts("gta_ssv2", ssv2_videos)))
-    if adapt == "none":
+    if adapt == "error":
         assert result.returncode != 0
         assert re.search(r"T=8 frames but this model is built for T=16", result.output)
         return
     assert result.returncode == 0, result.output[-4000:]
     converted = torch.load(tmp_path / "run" / "converted_weights" / "checkpoint_epoch_00001.pyth")
-    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    name = "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight"
     assert converted["model_state"][name].shape[-2:] == (16, 16)
     assert torch.allclose(converted["model_state"][name][..., 0, 0],
                           model.state_dict()[name][..., 0, 0] / 2)

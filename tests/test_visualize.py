@@ -67,6 +67,6 @@ def test_temporal_map_follows_the_blocks_query_input(tmp_path, video):
     inputs, _ = read_test_clip(cfg, str(video))
     module, block_input = next(iter(block_inputs(model, inputs).values()))
     from_x_hat = query_attention(module, block_input, (2, 1, 1))["temporal"]
-    module.temporal_input = "x"
+    module.terms["TA"].temporal_input = "x"
     from_x = query_attention(module, block_input, (2, 1, 1))["temporal"]
     assert (from_x_hat - from_x).abs().max() > 1e-4

@@ -27,7 +27,7 @@ from gta_slowfast.engine.imagenet import (
     convert_torchvision_resnet,
     is_torchvision_resnet,
 )
-from gta_slowfast.models.global_temporal_attention import GlobalTemporalMixing
+from gta_slowfast.blocks import GlobalTemporalMixing
 from gta_slowfast.models.video_models import keep_same_block_types
 
 logger = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from collections import OrderedDict
 import torch
 
 from gta_slowfast import compat
+from gta_slowfast.blocks import DecoupledAttentionBlock
 from gta_slowfast.config import check_gta_config, is_multi_pathway
-from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
-from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
+from gta_slowfast.models.block_spec import block_terms
 from gta_slowfast.models.temporal_shift import add_temporal_shift
 from gta_slowfast.process_group import several_processes
 
@@ -57,7 +57,8 @@ def stage_spatial_size(cfg, stage, pathway):
 def replace_nonlocal_blocks(model, cfg):
     """Swaps PySlowFast's Nonlocal blocks for the block GTA.BLOCK names,
     with the norm PySlowFast's own blocks use (``compat.norm_module``) and
-    the replaced block's norm eps and momentum.
+    the replaced block's norm eps and momentum. The GTA keys become the
+    block's plain arguments here.
 
     Args:
         model (nn.Module): a PySlowFast ResNet or SlowFast.
@@ -66,8 +67,7 @@ def replace_nonlocal_blocks(model, cfg):
         ValueError: a NONLOCAL.LOCATION index past the blocks of a stage, or
             an invalid GTA key, naming the key.
     """
-    stock = cfg.GTA.BLOCK.strip().upper() == STOCK_NONLOCAL
-    spec = None if stock else BlockSpec.parse(cfg.GTA.BLOCK)
+    terms = block_terms(cfg.GTA.BLOCK)
     norm_module = compat.norm_module(cfg)
     for stage, name in enumerate(STAGES):
         res_stage = getattr(model, name)
@@ -85,13 +85,13 @@ def replace_nonlocal_blocks(model, cfg):
                             res_stage.num_blocks[pathway] - 1,
                         )
                     )
-                if stock:
+                if terms is None:
                     continue
                 nonlocal_block = getattr(res_stage, attribute)
                 block = DecoupledAttentionBlock(
                     dim=nonlocal_block.dim,
                     num_frames=stage_num_frames(cfg, stage, pathway),
-                    spec=spec,
+                    terms=terms,
                     num_groups=cfg.GTA.NUM_GROUPS,
                     num_regions=cfg.GTA.NUM_REGIONS,
                     pool_size=nonlocal_block.pool_size,
@@ -128,7 +128,9 @@ def keep_same_block_types(model, state_dict):
     ``state_dict`` under its prefix load only if their names are exactly
     those of the model's block there: an NL checkpoint's ``...bn.weight``
     would otherwise land in a GTA block's final norm, and the block would no
-    longer be the identity at the start of fine-tuning. The log names each
+    longer be the identity at the start of fine-tuning. Entries a block
+    saved before its terms were classes are renamed first
+    (``DecoupledAttentionBlock.upgrade_saved_names``). The log names each
     block that starts from its initialisation and why.
 
     Args:
@@ -139,7 +141,9 @@ def keep_same_block_types(model, state_dict):
     """
     kept = OrderedDict(state_dict)
     for prefix, block in inserted_blocks(model).items():
-        given = {key[len(prefix):] for key in state_dict if key.startswith(prefix)}
+        if isinstance(block, DecoupledAttentionBlock):
+            block.upgrade_saved_names(kept, prefix)
+        given = {key[len(prefix):] for key in kept if key.startswith(prefix)}
         own = set(block.state_dict())
         if not given or given == own:
             continue
