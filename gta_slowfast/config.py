@@ -199,6 +199,8 @@ def add_gta_config(cfg):
 LOOPS = ("auto", "pyslowfast", "plugin")
 SAMPLINGS = ("tsn", "dense")
 SSV2_FORMATS = ("video", "frames")
+# The stages GTA.TEMPORAL_SHIFT.STAGES may name: res2..res5.
+STAGE_INDICES = (2, 3, 4, 5)
 # The terms whose T x T matrices mix GTA.NUM_GROUPS groups of the values.
 GROUPED_TERMS = ("PIXEL_GTA", "REGION_GTA")
 
@@ -217,7 +219,6 @@ def check_gta_config(cfg):
     """
     # Imported when called: the gta_slowfast.models package imports this module.
     from gta_slowfast.models.block_spec import block_terms
-    from gta_slowfast.models.temporal_shift import STAGE_INDICES
 
     gta = cfg.GTA
     problems = [

@@ -72,12 +72,13 @@ def test_is_multi_pathway_follows_the_archs_pathways(arch):
 # Each bad GTA value, with the config's other keys as in CONFIG, and the text
 # its error gives.
 BAD_GTA_VALUES = [
-    (["GTA.BLOCK", "SA+XYZ"], "GTA.BLOCK 'SA+XYZ' is not valid"),
+    (["GTA.BLOCK", "SA+XYZ"], "terms 'SA+XYZ' (GTA.BLOCK) is not valid"),
     (["GTA.NUM_GROUPS", 3], "GTA.NUM_GROUPS 3 does not divide the inner width 256"),
     (["GTA.NUM_GROUPS", 0], "GTA.NUM_GROUPS 0 is below 1"),
     (["GTA.NUM_REGIONS", 0], "GTA.NUM_REGIONS 0 is below 1"),
     (["GTA.REGION_ASSIGNMENT", "fixed"], "GTA.REGION_ASSIGNMENT 'fixed' is not valid"),
     (["GTA.TEMPORAL_ADAPT", "resize"], "GTA.TEMPORAL_ADAPT 'resize' is not valid"),
+    (["GTA.TEMPORAL_ADAPT", "none"], "GTA.TEMPORAL_ADAPT 'none' is now called 'error'"),
     (["GTA.TA_INPUT", "y"], "GTA.TA_INPUT 'y' is not valid"),
     (["GTA.LOOP", "slowfast"], "GTA.LOOP 'slowfast' is not valid"),
     (["GTA.DATA.SAMPLING", "uniform"], "GTA.DATA.SAMPLING 'uniform' is not valid"),

@@ -8,8 +8,6 @@ state-dict names (and ImageNet or PySlowFast checkpoints) are unchanged.
 
 from gta_slowfast.blocks.temporal_shift import TemporalShiftConv3d
 
-STAGE_INDICES = (2, 3, 4, 5)
-
 
 def add_temporal_shift(model, cfg):
     """Puts TSM's residual shift into every residual block of the stages
@@ -20,24 +18,15 @@ def add_temporal_shift(model, cfg):
         cfg (CfgNode): its config, with GTA.TEMPORAL_SHIFT.
     Returns:
         nn.Module: ``model``.
+    The keys themselves (a single-pathway arch, stages in res2..res5, the
+    fraction) are checked by ``config.check_gta_config`` before the model is
+    built.
+
     Raises:
-        ValueError: a multi-pathway model or a stage outside res2..res5,
-            naming the key; from ``TemporalShiftConv3d``, a fraction outside
-            (0, 0.5] or one that moves no channel of a block.
+        ValueError: from ``TemporalShiftConv3d``, a fraction that moves no
+            channel of a block.
     """
     shift = cfg.GTA.TEMPORAL_SHIFT
-    if model.num_pathways != 1:
-        raise ValueError(
-            "GTA.TEMPORAL_SHIFT.ENABLE: the temporal shift is for "
-            "single-pathway ResNets (C2D, Slow); MODEL.ARCH {} has {} "
-            "pathways.".format(cfg.MODEL.ARCH, model.num_pathways)
-        )
-    unknown = [stage for stage in shift.STAGES if stage not in STAGE_INDICES]
-    if unknown:
-        raise ValueError(
-            "GTA.TEMPORAL_SHIFT.STAGES {} names stages {}; allowed: {} "
-            "(res2..res5).".format(list(shift.STAGES), unknown, list(STAGE_INDICES))
-        )
     for stage in shift.STAGES:
         res_stage = getattr(model, "s{}".format(stage))
         for index in range(res_stage.num_blocks[0]):

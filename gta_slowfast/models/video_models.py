@@ -178,6 +178,7 @@ class GTAResNet(_KeepsBlockTypesOnLoad, compat.ResNet):
     shift. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
 
     def __init__(self, cfg):
+        check_gta_config(cfg)
         cfg = compat.for_installed_pyslowfast(cfg)
         super().__init__(cfg)
         replace_nonlocal_blocks(self, cfg)
@@ -190,6 +191,7 @@ class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
     Input: [slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]."""
 
     def __init__(self, cfg):
+        check_gta_config(cfg)
         cfg = compat.for_installed_pyslowfast(cfg)
         super().__init__(cfg)
         replace_nonlocal_blocks(self, cfg)
@@ -215,7 +217,9 @@ def build_model(cfg, gpu_id=None):
             communication hook of MODEL.FP16_ALLREDUCE (GitHub main) as
             main's ``build_model`` registers it.
     Raises:
-        ValueError: a GTA key cannot work (``check_gta_config``).
+        ValueError: a GTA key cannot work (``check_gta_config``, which the
+            model classes run, also where PySlowFast's own ``build_model``
+            builds them from MODEL_REGISTRY).
     """
     check_gta_config(cfg)
     if cfg.NUM_GPUS > torch.cuda.device_count():
