@@ -2,6 +2,8 @@
 multi-scale crop, inverse-uniform scale jitter, the flip with label swap,
 and BGR input."""
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -90,15 +92,9 @@ def test_mirror_classes_from_names():
     assert transforms.mirror_classes(SSV2_CLASSES, []) == {}
 
 
-def test_class_without_mirror_is_an_error_naming_it():
+def test_class_without_mirror_is_left_out():
     classes = SSV2_CLASSES[:3]
-    with pytest.raises(ValueError) as error:
-        transforms.mirror_classes(classes, ["left", "right"])
-    message = str(error.value)
-    assert "GTA.DATA.FLIP_LABEL_SWAP" in message
-    assert "class 2 'Turning the camera LEFT while filming something'" in message
-    assert "'turning the camera right while filming something'" in message
-    assert "class 0" not in message
+    assert transforms.mirror_classes(classes, ["left", "right"]) == {0: 1, 1: 0}
     with pytest.raises(ValueError, match="pairs"):
         transforms.mirror_classes(SSV2_CLASSES, ["left", "right", "up"])
 
@@ -168,12 +164,22 @@ def test_flip_label_swap(ssv2, swap):
     assert outcomes[2] == {(False, 2), (True, 2)}
 
 
-def test_flip_label_swap_without_mirror_fails_before_training(tmp_path):
+def test_class_without_mirror_is_never_flipped_and_logged(ssv2, tmp_path, caplog):
+    """Real SSv2 has a class that says "right" with no mirror class; with
+    FLIP_LABEL_SWAP it keeps the paper's rule (never flipped), logged."""
     write_ssv2_annotations(str(tmp_path), CLASSES[:1] + CLASSES[2:],
                            {"train": [("0", TEMPLATES[0])]})
-    cfg = ssv2_cfg(tmp_path, tmp_path, "GTA.DATA.FLIP_LABEL_SWAP", True)
-    with pytest.raises(ValueError, match="class 0 'Pushing something from left to right'"):
-        Gta_ssv2(cfg, "train")
+    cfg = ssv2_cfg(tmp_path, ssv2[1], "GTA.DATA.FLIP_LABEL_SWAP", True, "MODEL.NUM_CLASSES", 2)
+    with caplog.at_level(logging.INFO):
+        dataset = Gta_ssv2(cfg, "train")
+    assert "no mirror class, so they are never flipped: 0 'Pushing something from left to " \
+        "right'" in caplog.text
+    outcomes = set()
+    for epoch in range(16):
+        dataset.set_epoch(epoch)
+        inputs, label, _, _, _ = dataset[0]
+        outcomes.add((is_flipped(inputs[0]), label))
+    assert outcomes == {(False, 0)}
 
 
 def test_reverse_input_channel_feeds_bgr(ssv2):

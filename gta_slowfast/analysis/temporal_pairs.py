@@ -22,7 +22,7 @@ import os
 from typing import NamedTuple
 
 from gta_slowfast.datasets.ssv2 import class_name_of
-from gta_slowfast.datasets.transforms import mirror_classes, should_flip
+from gta_slowfast.datasets.transforms import mirror_classes
 from gta_slowfast.demo.scenes import CLASS_PAIRS
 
 OPPOSITE_ACTIONS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -73,18 +73,11 @@ def mirror_pairs(class_names, mirror_words):
     Returns:
         list of (int, int): (a, b), a < b.
     """
-    named = [k for k, name in enumerate(class_names) if not should_flip(name, mirror_words)]
-    pairs = []
-    for i, first in enumerate(named):
-        for second in named[i + 1:]:
-            try:
-                mirrors = mirror_classes([class_names[first], class_names[second]],
-                                         mirror_words)
-            except ValueError:
-                continue
-            if mirrors == {0: 1, 1: 0}:
-                pairs.append((first, second))
-    return pairs
+    try:
+        mirrors = mirror_classes(class_names, mirror_words)
+    except ValueError:
+        return []
+    return sorted({tuple(sorted(pair)) for pair in mirrors.items()})
 
 
 def opposite_pairs(class_names, listed=None):

@@ -165,7 +165,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.mirror_of = {}
         if mode == "train" and cfg.GTA.DATA.FLIP_LABEL_SWAP and class_names:
-            self.mirror_of = transforms.mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
+            self.mirror_of = self._mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
         self._logged_unreadable = set()
         self._last_views = None
         self._last_test_item = None
@@ -177,6 +177,23 @@ class VideoClipDataset(torch.utils.data.Dataset):
             self.num_clips,
             annotation_file,
         )
+
+    @staticmethod
+    def _mirror_classes(class_names, mirror_words):
+        """``transforms.mirror_classes``, logging the classes whose name
+        holds a mirror word but that have no mirror class: they are never
+        flipped."""
+        mirrors = transforms.mirror_classes(class_names, mirror_words)
+        unpaired = [
+            "{} '{}'".format(index, name) for index, name in enumerate(class_names)
+            if index not in mirrors and not transforms.should_flip(name, mirror_words)
+        ]
+        logger.info(
+            "GTA.DATA.FLIP_LABEL_SWAP: %d classes are flipped and relabelled with their mirror "
+            "class%s", len(mirrors),
+            "; these name {} but have no mirror class, so they are never flipped: {}".format(
+                "/".join(mirror_words), "; ".join(unpaired)) if unpaired else "")
+        return mirrors
 
     @property
     def num_videos(self):
