@@ -32,7 +32,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def table5():
-    """The command of issue 10: Kinetics C2D + NL and + GTA, SSv2 TSM and C2D."""
+    """Kinetics C2D + NL and + GTA (Table 5), SSv2 TSM and C2D (TSM's rows against C2D's)."""
     return count_flops(["Kinetics/C2D_NLN_8x8_R50", "Kinetics/C2D_GTA_8x8_R50",
                         "SSv2/TSM_8x1_R50", "SSv2/C2D_8x1_R50"])
 
@@ -67,6 +67,7 @@ def test_dnl_within_five_percent_of_table1(table):
 
 
 def test_nl_counts_pyslowfast_nonlocal(table):
-    # PySlowFast pools before phi/g: 55.1 GFLOPs, 31.22 M (DESIGN.md).
+    # PySlowFast's NL pools before phi and g (NONLOCAL.POOL), so it counts
+    # 55.1 GFLOPs and 31.22 M parameters here, not Table 1's NL figures.
     assert table["C2D_NLN_8x1_R50"]["gflops"] == pytest.approx(55.1, rel=0.01)
     assert table["C2D_NLN_8x1_R50"]["params_m"] == pytest.approx(31.22, rel=0.005)
