@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import gta_slowfast
 from gta_slowfast.datasets import transforms
 from gta_slowfast.datasets.ssv2 import Gta_ssv2
-from conftest import REPO
+from conftest import dataset_cfg
 from video_files import write_ssv2_annotations, write_video
 
 # TSN's positions for a 180 x 210 crop of a 240 x 320 frame, by hand: steps
@@ -126,13 +125,9 @@ def ssv2(tmp_path_factory):
 
 
 def ssv2_cfg(data_dir, videos, *opts):
-    """The 2D SSv2 config on the data set of ``ssv2``, 48-pixel crops."""
-    return gta_slowfast.load_config(
-        str(REPO / "configs" / "SSv2" / "C2D_8x1_R50.yaml"),
-        ["NUM_GPUS", 0, "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(videos),
-         "MODEL.NUM_CLASSES", 3, "DATA.TRAIN_CROP_SIZE", 48, "DATA.TEST_CROP_SIZE", 48,
-         "GTA.DATA.RESIZE", "[64, 80]", "GTA.DATA.CROP_SCALES", "[]"] + list(opts),
-    )
+    """The 2D SSv2 config on the data set of ``ssv2``, without scale jitter."""
+    return dataset_cfg("SSv2/C2D_8x1_R50.yaml", data_dir, videos, len(CLASSES),
+                       "GTA.DATA.CROP_SCALES", "[]", *opts)
 
 
 def is_flipped(clip):
