@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import load_tool, make_tiny_dataset
+from pipeline import load_tool
 
 
 def test_within_pair_accuracy_compares_a_class_with_its_reversal(tmp_path):
@@ -25,12 +25,11 @@ def test_within_pair_accuracy_compares_a_class_with_its_reversal(tmp_path):
     assert within == pytest.approx(200 / 3)
 
 
-def test_tiny_run_writes_table_and_curves(tmp_path, monkeypatch):
+def test_tiny_run_writes_table_and_curves(tiny_ssv2, tmp_path, monkeypatch):
     monkeypatch.setenv("PYSLOWFAST_ROOT", "")  # the plugin's loop on both generations
-    data = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
     tool = load_tool("benchmark_order")
-    tool.main(["--data", str(data), "--out", str(out), "--epochs", "1",
+    tool.main(["--data", str(tiny_ssv2), "--out", str(out), "--epochs", "1",
                "--models", "baseline", "GTA", "--opts",
                "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", "32",
                "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
@@ -38,8 +37,8 @@ def test_tiny_run_writes_table_and_curves(tmp_path, monkeypatch):
     table = (out / "results.md").read_text()
     assert "| baseline |" in table and "| GTA |" in table
     assert cv2.imread(str(out / "curves.png")) is not None
-    labels = json.loads((data / "something-something-v2-labels.json").read_text())
-    partners = tool.reversal_partners(str(data))
+    labels = json.loads((tiny_ssv2 / "something-something-v2-labels.json").read_text())
+    partners = tool.reversal_partners(str(tiny_ssv2))
     assert sorted(partners) == sorted(int(i) for i in labels.values())
     assert all(partners[partners[c]] == c and partners[c] != c for c in partners)
 

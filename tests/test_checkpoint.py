@@ -14,7 +14,7 @@ from gta_slowfast.flop_count import clip_inputs
 from gta_slowfast.models.video_models import inserted_blocks
 
 from conftest import randomize_norms, small_cfg
-from pipeline import CONFIG, make_tiny_dataset, run_net, tiny_opts
+from pipeline import CONFIG, run_net, tiny_opts
 
 RESNET50_LAYERS = (3, 4, 6, 3)
 
@@ -161,14 +161,14 @@ def test_blocks_keep_their_identity_start_across_a_checkpoint_of_another_block_t
                              "another block type") == 5
 
 
-def test_one_epoch_at_zero_lr_from_an_nl_checkpoint_keeps_gta_norms_at_zero(tmp_path):
-    data = make_tiny_dataset(tmp_path / "data")
-    nl_cfg = gta_slowfast.load_config(CONFIG, tiny_opts(data, tmp_path / "nl") + ["GTA.BLOCK", "NL"])
+def test_one_epoch_at_zero_lr_from_an_nl_checkpoint_keeps_gta_norms_at_zero(tiny_ssv2, tmp_path):
+    nl_cfg = gta_slowfast.load_config(
+        CONFIG, tiny_opts(tiny_ssv2, tmp_path / "nl") + ["GTA.BLOCK", "NL"])
     nl = randomize_norms(gta_slowfast.build_model(nl_cfg))
     path = checkpoint.save_checkpoint(str(tmp_path / "nl"), nl, torch.optim.SGD(nl.parameters(), lr=1),
                                       4, nl_cfg)
     out = tmp_path / "gta"
-    result = run_net(data, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
                      "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
                      "SOLVER.WARMUP_START_LR", 0.0,
                      # GitHub main's cosine schedule refuses a zero base rate

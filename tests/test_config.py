@@ -32,12 +32,31 @@ def test_unknown_key_in_a_yaml_file_names_the_file(tmp_path):
         gta_slowfast.load_config(str(path))
 
 
+def gta_leaf_keys(node, prefix="GTA"):
+    """The full names of the leaf keys under ``node`` (a CfgNode)."""
+    keys = set()
+    for name, value in node.items():
+        if isinstance(value, dict):
+            keys |= gta_leaf_keys(value, prefix + "." + name)
+        else:
+            keys.add(prefix + "." + name)
+    return keys
+
+
 def test_every_gta_key_is_documented_where_defined():
-    source = (REPO / "gta_slowfast" / "config.py").read_text()
-    lines = source.splitlines()
-    for number, line in enumerate(lines):
-        if re.match(r"\s*cfg\.GTA\.[A-Z_.]+ = ", line) and "CfgNode()" not in line:
-            assert lines[number - 1].strip().startswith("#"), line
+    """Every leaf of the GTA node is assigned in the package's source on a
+    line of its own, under a comment line that documents it."""
+    defined, undocumented = set(), []
+    for path in sorted((REPO / "gta_slowfast").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            match = re.match(r"\s*cfg\.(GTA\.[A-Z0-9_.]+) = ", line)
+            if match and "CfgNode()" not in line:
+                defined.add(match.group(1))
+                if not lines[number - 1].strip().startswith("#"):
+                    undocumented.append(match.group(1))
+    assert defined == gta_leaf_keys(gta_slowfast.get_cfg().GTA)
+    assert undocumented == []
 
 
 def test_add_gta_config_adds_the_gta_node_only():

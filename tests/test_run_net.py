@@ -21,28 +21,17 @@ from gta_slowfast.engine.test import test as plugin_test
 from gta_slowfast.engine.train import train as plugin_train
 
 from conftest import REPO
-from pipeline import CONFIG, json_stats, make_tiny_dataset, run_net as run
+from pipeline import CONFIG, json_stats, output_of, run_net
 
 main_only = pytest.mark.skipif(
     compat.GENERATION != "main",
     reason="pyslowfast {} has no assert_and_infer_cfg".format(compat.GENERATION))
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
-
-
-def run_net(data_dir, output_dir, *opts):
-    result = run(data_dir, output_dir, *opts)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.output
-
-
-def test_train_resume_test_ensemble(data_dir, tmp_path):
+def test_train_resume_test_ensemble(tiny_ssv2, tmp_path):
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
-    log = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False)
+    log = output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False))
     assert os.listdir(checkpoints) == ["checkpoint_epoch_00001.pyth"]
     iters = json_stats(out, "train_iter_")
     assert iters and {"loss", "lr", "eta", "dt", "dt_data", "dt_net", "grad_norm", "gpu_mem",
@@ -55,16 +44,16 @@ def test_train_resume_test_ensemble(data_dir, tmp_path):
         assert "Running the plugin's training and test loop (GTA.LOOP auto): " in stream.readline()
 
     first = (checkpoints / "checkpoint_epoch_00001.pyth").read_bytes()
-    log = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TEST.ENABLE", False)
+    # Resumes at epoch 2, then tests the last checkpoint with one view.
+    log = output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 2))
     assert "Resuming from" in log and "checkpoint_epoch_00001.pyth" in log
     assert sorted(os.listdir(checkpoints)) == [
         "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
     assert (checkpoints / "checkpoint_epoch_00001.pyth").read_bytes() == first
     assert [row["epoch"] for row in json_stats(out, "train_epoch")] == ["1/1", "2/2"]
 
-    run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False)
-    run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False,
-            "TEST.NUM_SPATIAL_CROPS", 3)
+    output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False,
+                      "TEST.NUM_SPATIAL_CROPS", 3))
     final = json_stats(out, "test_final")
     assert [row["views"] for row in final] == [1, 3]
     assert all(row["videos"] == 8 and 0 <= row["top1_acc"] <= 100 for row in final)

@@ -8,13 +8,13 @@ import torch
 import gta_slowfast
 from gta_slowfast.visualization import block_inputs, query_attention, read_test_clip
 
-from pipeline import CONFIG, load_tool, make_tiny_dataset, tiny_opts
+from pipeline import CONFIG, load_tool, tiny_opts
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    data = make_tiny_dataset(tmp_path_factory.mktemp("data"))
-    return next((data / "videos").iterdir())
+def video(tiny_ssv2):
+    """A video of the session's tiny data set (only read)."""
+    return next((tiny_ssv2 / "videos").iterdir())
 
 
 @pytest.mark.parametrize(
