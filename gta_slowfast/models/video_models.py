@@ -165,38 +165,34 @@ def _module_names(parameter_names):
     return ", ".join(dict.fromkeys(name.rpartition(".")[0] for name in sorted(parameter_names)))
 
 
-class _KeepsBlockTypesOnLoad:
-    """Applies ``keep_same_block_types`` to every ``load_state_dict``."""
+class _GTAModel:
+    """What the plugin adds to a PySlowFast model class (first base of
+    ``GTAResNet`` and ``GTASlowFast``): the GTA keys checked, the blocks
+    GTA.BLOCK names at NONLOCAL.LOCATION and, with
+    GTA.TEMPORAL_SHIFT.ENABLE, TSM's residual shift; and
+    ``keep_same_block_types`` applied to every ``load_state_dict``."""
+
+    def __init__(self, cfg):
+        check_gta_config(cfg)
+        cfg = compat.for_installed_pyslowfast(cfg)
+        super().__init__(cfg)
+        replace_nonlocal_blocks(self, cfg)
+        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
+            add_temporal_shift(self, cfg)
 
     def load_state_dict(self, state_dict, *args, **kwargs):
         return super().load_state_dict(keep_same_block_types(self, state_dict), *args, **kwargs)
 
 
-class GTAResNet(_KeepsBlockTypesOnLoad, compat.ResNet):
+class GTAResNet(_GTAModel, compat.ResNet):
     """PySlowFast's single-pathway ResNet (C2D, I3D, Slow) with GTA.BLOCK
     at NONLOCAL.LOCATION and, with GTA.TEMPORAL_SHIFT.ENABLE, TSM's residual
     shift. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
 
-    def __init__(self, cfg):
-        check_gta_config(cfg)
-        cfg = compat.for_installed_pyslowfast(cfg)
-        super().__init__(cfg)
-        replace_nonlocal_blocks(self, cfg)
-        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
-            add_temporal_shift(self, cfg)
 
-
-class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
+class GTASlowFast(_GTAModel, compat.SlowFast):
     """PySlowFast's SlowFast with GTA.BLOCK at NONLOCAL.LOCATION.
     Input: [slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]."""
-
-    def __init__(self, cfg):
-        check_gta_config(cfg)
-        cfg = compat.for_installed_pyslowfast(cfg)
-        super().__init__(cfg)
-        replace_nonlocal_blocks(self, cfg)
-        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
-            add_temporal_shift(self, cfg)
 
 
 if compat.MODEL_REGISTRY is not None:
