@@ -207,24 +207,35 @@ class DecoupledAttentionBlock(nn.Module):
         Returns:
             Tensor: (N, C, T, H, W).
         """
-        n, c, t, h, w = x.shape
+        # BatchNorm keeps its input, not its output: add X in place.
+        return self.bn(self.summed_terms(x).view(x.shape)).add_(x)
+
+    def summed_terms(self, x):
+        """W_OP P + the channel terms (Region GTA's W_R^T R): what the final
+        norm receives. A method of its own so that, on return, nothing but
+        the sum is left alive while the norm runs (peak memory).
+
+        Args:
+            x (Tensor): (N, C, T, H, W).
+        Returns:
+            Tensor: (N, C, T*H*W), contiguous.
+        """
         context = self.context(x)
         pixel_terms = context.value_update  # P, in D channels
         channel_terms = None  # in C channels
+        # Each contribution is added as it is made, bound to no name, so
+        # that it is freed before the next term runs.
         for name, term in self.terms.items():
             if term.updates_values:
                 continue
-            contribution = term(context, context.projections[name])
             if term.output == "channels":
-                channel_terms = _accumulate(channel_terms, contribution)
+                channel_terms = _accumulate(channel_terms, term(context, context.projections[name]))
             else:
-                pixel_terms = _accumulate(pixel_terms, contribution)
-        out = channel_terms
-        if pixel_terms is not None:
-            out = tokens_to_channels(pixel_terms.flatten(1, 2), self.proj_out.weight,
-                                     self.proj_out.bias, addend=out)
-        # BatchNorm keeps its input, not its output: add X in place.
-        return self.bn(out.view(n, c, t, h, w)).add_(x)
+                pixel_terms = _accumulate(pixel_terms, term(context, context.projections[name]))
+        if pixel_terms is None:
+            return channel_terms
+        return tokens_to_channels(pixel_terms.flatten(1, 2), self.proj_out.weight,
+                                  self.proj_out.bias, addend=channel_terms)
 
     @torch.no_grad()
     def attention_maps(self, x, query):
