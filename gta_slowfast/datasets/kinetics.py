@@ -60,6 +60,11 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
     TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops with the
     short side at DATA.TEST_CROP_SIZE at test."""
 
+    @classmethod
+    def pipeline(cls, cfg):
+        """Dense clips, short-side scaling: ("dense", [])."""
+        return "dense", []
+
     def __init__(self, cfg, mode):
         """
         Args:
@@ -85,6 +90,6 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             video_paths=paths,
             video_labels=labels,
             class_names=None,
-            sampling_method="dense",
-            resize_to=[],
+            sampling_method=self.pipeline(cfg)[0],
+            resize_to=self.pipeline(cfg)[1],
         )
