@@ -5,7 +5,6 @@ import json
 import logging
 import random
 import shutil
-import sys
 
 import pytest
 
@@ -13,8 +12,7 @@ from gta_slowfast.datasets import build_dataset
 from gta_slowfast.datasets.exclude_list import excluded_indices, read_exclude_list
 from gta_slowfast.datasets.video_check import video_problem
 
-from conftest import REPO
-from pipeline import CONFIG, load_tool, make_tiny_dataset, run_command, tiny_opts
+from pipeline import CONFIG, load_tool, make_tiny_dataset, tiny_opts
 from video_files import make_cfg, write_ssv2_annotations, write_video
 
 TRAIN_JSON = "something-something-v2-train.json"
@@ -36,14 +34,16 @@ def broken_data(tmp_path_factory):
     return data, {str(empty): "empty", str(truncated): "truncated", str(garbage): "decoding"}
 
 
-def test_lists_exactly_the_broken_videos_with_reasons_and_exits_nonzero(broken_data, tmp_path):
+def test_lists_exactly_the_broken_videos_with_reasons_and_exits_nonzero(broken_data, tmp_path,
+                                                                       capsys):
     data, broken = broken_data
     out = tmp_path / "bad.txt"
-    result = run_command([sys.executable, str(REPO / "tools" / "check_videos.py"), "--cfg", CONFIG,
-                          "--workers", "2", "--out", str(out), "--opts"]
-                         + tiny_opts(data, tmp_path / "run"))
-    assert result.returncode == 1, result.output[-3000:]
-    assert "checked 16/16 videos, 3 problem(s)" in result.output
+    status = load_tool("check_videos").main(
+        ["--cfg", CONFIG, "--workers", "2", "--out", str(out), "--opts"]
+        + tiny_opts(data, tmp_path / "run"))
+    stdout, stderr = capsys.readouterr()
+    assert status == 1, stdout + stderr
+    assert "checked 16/16 videos, 3 problem(s)" in stderr
     listed = read_exclude_list(str(out))
     assert sorted(listed) == sorted(broken)
     lines = out.read_text().splitlines()
@@ -51,7 +51,7 @@ def test_lists_exactly_the_broken_videos_with_reasons_and_exits_nonzero(broken_d
         reason = lines[lines.index(path) - 1]
         assert reason.startswith("# ") and kind in reason, (path, reason)
         assert any(line.startswith(path + ": ") and kind in line
-                   for line in result.stdout.splitlines()), result.stdout
+                   for line in stdout.splitlines()), stdout
 
 
 def test_exclusion_list_keeps_the_videos_out_without_retries(broken_data, tmp_path, caplog):

@@ -4,15 +4,12 @@ gives testing's own scores."""
 
 import json
 import os
-import sys
-
 import numpy as np
 import pytest
 import torch
 
 import gta_slowfast
 
-from conftest import REPO
 from pipeline import (
     CONFIG,
     json_stats,
@@ -69,36 +66,39 @@ def test_two_runs_of_a_config_give_the_same_stats_and_weights(data_dir, trained,
         assert torch.equal(tensor, states[1][name]), name
 
 
-def predict(trained, data_dir, videos, *args):
-    command = [sys.executable, str(REPO / "tools" / "predict.py"), "--cfg", CONFIG,
-               "--checkpoint", str(trained / CHECKPOINT), "--device", "cpu", *args,
-               *[str(video) for video in videos], "--opts", *tiny_opts(data_dir, trained)]
-    return run_command(command, one_thread_env())
+def predict(trained, data_dir, videos, capsys, *args):
+    """Runs tools/predict.py's main in this process: (exit status, stdout,
+    stderr)."""
+    argv = ["--cfg", CONFIG, "--checkpoint", str(trained / CHECKPOINT), "--device", "cpu",
+            *args, *[str(video) for video in videos], "--opts", *tiny_opts(data_dir, trained)]
+    status = load_tool("predict").main(argv)
+    output = capsys.readouterr()
+    return status, output.out, output.err
 
 
-def test_predict_prints_top_names_and_goes_on_after_a_missing_video(trained, data_dir):
+def test_predict_prints_top_names_and_goes_on_after_a_missing_video(trained, data_dir, capsys):
     with np.load(next(trained.glob("test_scores_*.npz"))) as saved:
         videos = [str(path) for path in saved["video_paths"][:2]]
         names = [str(name) for name in saved["class_names"]]
     missing = data_dir / "videos" / "no_such_video.webm"
-    result = predict(trained, data_dir, [videos[0], missing, videos[1]])
-    assert result.returncode == 1, result.output[-3000:]
-    assert "Cannot read {}: no such file".format(missing) in result.stderr
-    lines = result.stdout.splitlines()
+    status, out, err = predict(trained, data_dir, [videos[0], missing, videos[1]], capsys)
+    assert status == 1, out + err
+    assert "Cannot read {}: no such file".format(missing) in err
+    lines = out.splitlines()
     for video in videos:
         start = lines.index("{} (1 view):".format(video))
         listed = [line.split("%  ", 1)[1] for line in lines[start + 1:start + 5]]
         assert sorted(listed) == sorted(names)  # 4 classes: the top 5 is all of them
 
 
-def test_predict_json_gives_the_test_loops_scores(trained, data_dir):
+def test_predict_json_gives_the_test_loops_scores(trained, data_dir, capsys):
     with np.load(next(trained.glob("test_scores_*.npz"))) as saved:
         videos = [str(path) for path in saved["video_paths"][:2]]
         scores = saved["scores"][:2]
         names = [str(name) for name in saved["class_names"]]
-    result = predict(trained, data_dir, videos, "--json", "--top", "3")
-    assert result.returncode == 0, result.output[-3000:]
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    status, out, err = predict(trained, data_dir, videos, capsys, "--json", "--top", "3")
+    assert status == 0, out + err
+    rows = [json.loads(line) for line in out.splitlines()]
     assert [row["video"] for row in rows] == videos
     for row, expected in zip(rows, scores):
         order = np.argsort(-expected)[:3]

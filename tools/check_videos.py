@@ -111,7 +111,6 @@ def check_split(cfg, split, workers):
 def main(argv=None):
     """Checks the split; returns the exit status."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
     cfg = gta_slowfast.load_config(args.cfg, args.opts)
     if cfg.GTA.DATA.EXCLUDE_LIST:
         print("Checking every video, also those GTA.DATA.EXCLUDE_LIST {} leaves out.".format(
@@ -134,4 +133,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
     sys.exit(main())

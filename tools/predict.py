@@ -132,7 +132,6 @@ def video_scores(model, dataset, video_index, device, batch_size):
 def main(argv=None):
     """Predicts every video; returns the exit status."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
     cfg = gta_slowfast.load_config(args.cfg, args.opts)
     check_ensemble_method(cfg.DATA.ENSEMBLE_METHOD)
     dataset_class = test_dataset_class(cfg)
@@ -174,4 +173,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(message)s")
     sys.exit(main())
