@@ -66,11 +66,12 @@ def test_two_runs_of_a_config_give_the_same_stats_and_weights(data_dir, trained,
         assert torch.equal(tensor, states[1][name]), name
 
 
-def predict(trained, data_dir, videos, capsys, *args):
+def predict(trained, data_dir, videos, capsys, *args, opts=()):
     """Runs tools/predict.py's main in this process: (exit status, stdout,
     stderr)."""
     argv = ["--cfg", CONFIG, "--checkpoint", str(trained / CHECKPOINT), "--device", "cpu",
-            *args, *[str(video) for video in videos], "--opts", *tiny_opts(data_dir, trained)]
+            *args, *[str(video) for video in videos], "--opts", *tiny_opts(data_dir, trained),
+            *opts]
     status = load_tool("predict").main(argv)
     output = capsys.readouterr()
     return status, output.out, output.err
@@ -119,3 +120,11 @@ def test_predict_without_class_names_says_what_to_give(tmp_path):
     cfg.TEST.DATASET = "kinetics"
     with pytest.raises(ValueError, match="TEST.DATASET is kinetics"):
         predict_tool.test_dataset_class(cfg)
+
+
+def test_predict_refuses_a_checkpoint_of_another_model(trained, data_dir, capsys):
+    # Trained at RESNET.WIDTH_PER_GROUP 8 (the demo config's): the layers of
+    # width 4 find no weights of their shape.
+    with pytest.raises(ValueError, match="the config builds; .* missing or of another shape"):
+        predict(trained, data_dir, [data_dir / "videos" / "100001.webm"], capsys,
+                opts=("RESNET.WIDTH_PER_GROUP", "4"))

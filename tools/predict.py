@@ -7,8 +7,8 @@
 The model is built from the config and --opts, as tools/run_net.py builds
 it (give the overrides it was trained with), and loaded from CKPT as
 testing loads TEST.CHECKPOINT_TYPE (the plugin's or PySlowFast's
-checkpoints, torchvision ImageNet weights, or Caffe2 pickles with
-"caffe2"). Each video is read as TEST.DATASET reads its test videos: its
+checkpoints, or Caffe2 pickles with "caffe2"); a PyTorch checkpoint that
+lacks some of the model's tensors (another model, other --opts) is refused. Each video is read as TEST.DATASET reads its test videos: its
 reader, sampling and resize, TEST.NUM_ENSEMBLE_VIEWS clips x
 TEST.NUM_SPATIAL_CROPS crops, whose softmax scores are ensembled as
 DATA.ENSEMBLE_METHOD says (mean or maximum). Class names come from the
@@ -36,7 +36,12 @@ from gta_slowfast.analysis.report_files import read_class_names
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset
 from gta_slowfast.datasets.video_io import VideoReadError
-from gta_slowfast.engine.checkpoint import load_pretrained
+from gta_slowfast.engine.checkpoint import (
+    load_pretrained,
+    matching_weights,
+    model_state_of,
+    read_checkpoint,
+)
 from gta_slowfast.engine.meters import TestMeter, check_ensemble_method
 
 
@@ -100,6 +105,30 @@ def class_names(cfg, dataset_class, names_file=None):
     return names
 
 
+def load_weights(path, checkpoint_type, model):
+    """Loads a checkpoint into ``model`` with the plugin's loader; a
+    PyTorch checkpoint must give every tensor of the model.
+
+    Raises:
+        ValueError: the checkpoint lacks some of the model's tensors or has
+            them in other shapes (a checkpoint of another model, or of this
+            config with other --opts), naming a few.
+    """
+    if checkpoint_type == "caffe2":
+        load_pretrained(path, checkpoint_type, model)
+        return
+    weights = matching_weights(model, model_state_of(read_checkpoint(path), path), path)
+    missing = [name for name in model.state_dict() if name not in weights]
+    if missing:
+        raise ValueError(
+            "{} gives {} of the {} tensors of the model the config builds; {} are missing or "
+            "of another shape (e.g. {}): a checkpoint of another model, or the config lacks "
+            "--opts the model was trained with.".format(
+                path, len(weights), len(weights) + len(missing), len(missing),
+                ", ".join(missing[:3])))
+    model.load_state_dict(weights)
+
+
 @torch.no_grad()
 def video_scores(model, dataset, video_index, device, batch_size):
     """The ensembled class probabilities of one video of a test set: its
@@ -136,10 +165,13 @@ def main(argv=None):
     check_ensemble_method(cfg.DATA.ENSEMBLE_METHOD)
     dataset_class = test_dataset_class(cfg)
     names = class_names(cfg, dataset_class, args.class_names)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: this torch ({}) sees no GPU; use --device "
+                         "cpu.".format(torch.__version__))
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cfg.NUM_GPUS = 0
     model = gta_slowfast.build_model(cfg)
-    load_pretrained(args.checkpoint, cfg.TEST.CHECKPOINT_TYPE, model)
+    load_weights(args.checkpoint, cfg.TEST.CHECKPOINT_TYPE, model)
     model.to(device).eval()
     dataset = dataset_class.of_files(cfg, list(args.videos))
     failed = 0
