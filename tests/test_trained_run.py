@@ -128,3 +128,23 @@ def test_predict_refuses_a_checkpoint_of_another_model(trained, data_dir, capsys
     with pytest.raises(ValueError, match="the config builds; .* missing or of another shape"):
         predict(trained, data_dir, [data_dir / "videos" / "100001.webm"], capsys,
                 opts=("RESNET.WIDTH_PER_GROUP", "4"))
+
+
+def test_videos_are_read_as_the_test_set_reads_them(tmp_path):
+    """predict.py's test set of files (``of_files``): Kinetics' dense
+    clips and short-side scaling whatever GTA.DATA says, the config's test
+    views, and no GTA.DATA.EXCLUDE_LIST."""
+    from gta_slowfast.datasets.kinetics import Gta_kinetics
+    from video_files import make_cfg, write_video
+
+    video = write_video(str(tmp_path / "clip.mp4"), 30, 40, 56)
+    exclude = tmp_path / "bad.txt"
+    exclude.write_text(video + "\n")
+    cfg = make_cfg(tmp_path, tmp_path, dataset="gta_kinetics",
+                   **{"GTA.DATA.SAMPLING": "tsn", "TEST.NUM_ENSEMBLE_VIEWS": 2,
+                      "TEST.NUM_SPATIAL_CROPS": 3, "GTA.DATA.EXCLUDE_LIST": str(exclude)})
+    dataset = Gta_kinetics.of_files(cfg, [video])
+    assert (dataset.sampling_method, dataset.resize_to) == ("dense", [])
+    assert dataset.video_paths == [video] and len(dataset) == 6
+    inputs, _, _, _, meta = dataset[5]
+    assert meta["valid"] and inputs[0].shape == (3, 8, 48, 48)

@@ -83,6 +83,7 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             cfg.DATA.PATH_PREFIX,
             compat.config_value(cfg, "DATA.PATH_LABEL_SEPARATOR", " "),
         )
+        sampling_method, resize_to = self.pipeline(cfg)
         super().__init__(
             cfg,
             mode,
@@ -90,6 +91,6 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             video_paths=paths,
             video_labels=labels,
             class_names=None,
-            sampling_method=self.pipeline(cfg)[0],
-            resize_to=self.pipeline(cfg)[1],
+            sampling_method=sampling_method,
+            resize_to=resize_to,
         )
