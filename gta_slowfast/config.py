@@ -1,6 +1,7 @@
 """The plugin's config keys, all under the ``GTA`` node."""
 
 import difflib
+import os
 
 from fvcore.common.config import CfgNode
 
@@ -170,6 +171,13 @@ def add_gta_config(cfg):
     # fixes its own count in code, 10 or 100 tries by dataset).
     cfg.GTA.DATA.MAX_RETRIES = 10
 
+    # A file listing videos the plugin's datasets leave out, every split
+    # (one path a line, '#' comments: what tools/check_videos.py writes for
+    # the videos that cannot be read, are truncated or are too short); the
+    # log says how many. "": none. PySlowFast has no such key: its datasets
+    # read every listed video and retry unreadable ones at every epoch.
+    cfg.GTA.DATA.EXCLUDE_LIST = ""
+
     # Which training and test loop tools/run_net.py runs:
     #   "auto":       PySlowFast's own tools/train_net.py and test_net.py
     #                 where they can be imported (GitHub main), else the
@@ -264,6 +272,10 @@ def check_gta_config(cfg):
         problems.append(
             "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
             "none is relabelled; set one of them the other way")
+    if gta.DATA.EXCLUDE_LIST and not os.path.isfile(gta.DATA.EXCLUDE_LIST):
+        problems.append("GTA.DATA.EXCLUDE_LIST names no file: {} (working directory {}); give "
+                        "the list tools/check_videos.py wrote, or '' to read every "
+                        "video".format(gta.DATA.EXCLUDE_LIST, os.getcwd()))
     shift = gta.TEMPORAL_SHIFT
     unknown = [stage for stage in shift.STAGES if stage not in STAGE_INDICES]
     if unknown:

@@ -41,6 +41,7 @@ from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.config import SAMPLINGS, is_multi_pathway
 from gta_slowfast.datasets import frame_indices, transforms
+from gta_slowfast.datasets.exclude_list import excluded_indices, read_exclude_list
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
 
@@ -102,6 +103,42 @@ class VideoClipDataset(torch.utils.data.Dataset):
             training flip relabels (GTA.DATA.FLIP_LABEL_SWAP); else empty.
     """
 
+    @classmethod
+    def pipeline(cls, cfg):
+        """How this data set samples and resizes its clips:
+        (GTA.DATA.SAMPLING, GTA.DATA.RESIZE) unless the data set fixes
+        them."""
+        return cfg.GTA.DATA.SAMPLING, list(cfg.GTA.DATA.RESIZE)
+
+    @classmethod
+    def class_names_file(cls, cfg):
+        """The file naming this data set's classes under the config's
+        DATA.PATH_TO_DATA_DIR, or None where it has none."""
+        return None
+
+    @classmethod
+    def of_files(cls, cfg, paths):
+        """A test set of the given videos (label 0), read, sampled and
+        cropped as this data set reads its own test videos (its reader,
+        ``pipeline`` and TEST views); no annotation file is read, and
+        GTA.DATA.EXCLUDE_LIST leaves none of them out.
+
+        Args:
+            cfg (CfgNode): config with the GTA node.
+            paths (list of str): video files (or frame folders).
+        """
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.GTA.DATA.EXCLUDE_LIST = ""
+        dataset = cls.__new__(cls)
+        sampling_method, resize_to = cls.pipeline(cfg)
+        VideoClipDataset.__init__(
+            dataset, cfg, "test", annotation_file="the files given", video_paths=paths,
+            video_labels=[0] * len(paths), class_names=None,
+            sampling_method=sampling_method, resize_to=resize_to,
+        )
+        return dataset
+
     def __init__(
         self,
         cfg,
@@ -144,9 +181,14 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 "DATA.TRAIN_JITTER_SCALES %s is not used: GTA.DATA.RESIZE %s gives every frame "
                 "a fixed size (set GTA.DATA.RESIZE [] for PySlowFast's short-side jitter).",
                 list(cfg.DATA.TRAIN_JITTER_SCALES), list(resize_to))
+        if cfg.GTA.DATA.EXCLUDE_LIST:
+            video_paths, video_labels, frame_lists = self._without_excluded(
+                cfg, mode, annotation_file, video_paths, video_labels, frame_lists)
         if not video_paths:
             raise ValueError(
-                "No videos in the {} split: {} lists none.".format(mode, annotation_file)
+                "No videos in the {} split: {} lists none{}.".format(
+                    mode, annotation_file,
+                    " that GTA.DATA.EXCLUDE_LIST leaves in" if cfg.GTA.DATA.EXCLUDE_LIST else "")
             )
         self.cfg = cfg
         self.mode = mode
@@ -177,6 +219,19 @@ class VideoClipDataset(torch.utils.data.Dataset):
             self.num_clips,
             annotation_file,
         )
+
+    @staticmethod
+    def _without_excluded(cfg, mode, annotation_file, video_paths, video_labels, frame_lists):
+        """The videos, labels and frame lists without the videos
+        GTA.DATA.EXCLUDE_LIST names, logging how many are left out."""
+        excluded = excluded_indices(video_paths, read_exclude_list(cfg.GTA.DATA.EXCLUDE_LIST),
+                                    cfg.DATA.PATH_PREFIX)
+        logger.info("GTA.DATA.EXCLUDE_LIST %s: %d of the %d videos of the %s split (%s) are "
+                    "left out.", cfg.GTA.DATA.EXCLUDE_LIST, len(excluded), len(video_paths),
+                    mode, annotation_file)
+        kept = [i for i in range(len(video_paths)) if i not in excluded]
+        return ([video_paths[i] for i in kept], [video_labels[i] for i in kept],
+                None if frame_lists is None else [frame_lists[i] for i in kept])
 
     @staticmethod
     def _mirror_classes(class_names, mirror_words):
@@ -232,6 +287,19 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 self.frame_lists[video_index], name=self.video_paths[video_index]
             )
         return open_video(self.video_paths[video_index])
+
+    def clip_span(self, fps=None):
+        """Frames a video needs for clips of distinct frames: DATA.NUM_FRAMES
+        for TSN segments; for dense clips, the frames their window spans in
+        a video of ``fps`` frames a second (DATA.SAMPLING_RATE counted at
+        DATA.TARGET_FPS, without DATA.TRAIN_JITTER_FPS). A shorter video
+        gives clips that repeat frames (``frame_indices``)."""
+        if self.sampling_method == "tsn":
+            return self.cfg.DATA.NUM_FRAMES
+        offsets = frame_indices.dense_offsets(
+            self.cfg.DATA.NUM_FRAMES, self.cfg.DATA.SAMPLING_RATE,
+            fps / self.cfg.DATA.TARGET_FPS if fps else 1.0)
+        return int(offsets[-1]) + 1
 
     def _test_item(self, index):
         video_index, view = divmod(index, self.num_clips)

@@ -60,6 +60,11 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
     TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops with the
     short side at DATA.TEST_CROP_SIZE at test."""
 
+    @classmethod
+    def pipeline(cls, cfg):
+        """Dense clips, short-side scaling: ("dense", [])."""
+        return "dense", []
+
     def __init__(self, cfg, mode):
         """
         Args:
@@ -78,6 +83,7 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             cfg.DATA.PATH_PREFIX,
             compat.config_value(cfg, "DATA.PATH_LABEL_SEPARATOR", " "),
         )
+        sampling_method, resize_to = self.pipeline(cfg)
         super().__init__(
             cfg,
             mode,
@@ -85,6 +91,6 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             video_paths=paths,
             video_labels=labels,
             class_names=None,
-            sampling_method="dense",
-            resize_to=[],
+            sampling_method=sampling_method,
+            resize_to=resize_to,
         )

@@ -149,6 +149,11 @@ class Gta_ssv1(VideoClipDataset):  # noqa: N801
     and flip (never for classes with "left" or "right") in training; centre
     crops at test."""
 
+    @classmethod
+    def class_names_file(cls, cfg):
+        """``DATA.PATH_TO_DATA_DIR/something-something-v1-labels.csv``."""
+        return os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS_FILE)
+
     def __init__(self, cfg, mode):
         """
         Args:
@@ -162,7 +167,7 @@ class Gta_ssv1(VideoClipDataset):  # noqa: N801
         check_mode(mode)
         check_gta_config(cfg)
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
-        class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
+        class_names = read_class_names(self.class_names_file(cfg))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])
         video_ids, labels = read_split(split_file, class_names)
         super().__init__(

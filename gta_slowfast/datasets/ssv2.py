@@ -141,6 +141,11 @@ class Gta_ssv2(VideoClipDataset):  # noqa: N801
     segments, a 240x320 resize and TSN's multi-scale crop and flip (never
     for classes with "left" or "right") in training; centre crops at test."""
 
+    @classmethod
+    def class_names_file(cls, cfg):
+        """``DATA.PATH_TO_DATA_DIR/something-something-v2-labels.json``."""
+        return os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS_FILE)
+
     def __init__(self, cfg, mode):
         """
         Args:
@@ -155,7 +160,7 @@ class Gta_ssv2(VideoClipDataset):  # noqa: N801
         check_gta_config(cfg)
         data_format = cfg.GTA.DATA.SSV2_FORMAT
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
-        class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
+        class_names = read_class_names(self.class_names_file(cfg))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])
         video_ids, labels = read_split(split_file, class_names)
         if data_format == "video":

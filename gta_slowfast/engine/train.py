@@ -332,6 +332,9 @@ def train(cfg):
     setup_logging(cfg.OUTPUT_DIR)
     objective = Objective(cfg)
     seed_everything(cfg)
+    logger.info("Runs of this config agree exactly with the same torch (%s), intra-op threads "
+                "(%d: torch.set_num_threads, OMP_NUM_THREADS) and CPU kernels (%s) on the CPU.",
+                torch.__version__, torch.get_num_threads(), torch.backends.cpu.get_cpu_capability())
     logger.info("Training in %d process%s with config:\n%s", distributed.world_size(),
                 "es" if distributed.world_size() > 1 else "", cfg)
     model = build_model(cfg)
