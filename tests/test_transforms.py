@@ -159,12 +159,13 @@ def test_flip_label_swap(ssv2_per_class, swap):
     assert outcomes[2] == {(False, 2), (True, 2)}
 
 
-def test_class_without_mirror_is_never_flipped_and_logged(ssv2, tmp_path, caplog):
+def test_class_without_mirror_is_never_flipped_and_logged(ssv2_per_class, tmp_path, caplog):
     """Real SSv2 has a class that says "right" with no mirror class; with
     FLIP_LABEL_SWAP it keeps the paper's rule (never flipped), logged."""
     write_ssv2_annotations(str(tmp_path), CLASSES[:1] + CLASSES[2:],
                            {"train": [("0", TEMPLATES[0])]})
-    cfg = ssv2_cfg(tmp_path, ssv2[1], "GTA.DATA.FLIP_LABEL_SWAP", True, "MODEL.NUM_CLASSES", 2)
+    cfg = ssv2_cfg(tmp_path, ssv2_per_class[1], "GTA.DATA.FLIP_LABEL_SWAP", True,
+                   "MODEL.NUM_CLASSES", 2)
     with caplog.at_level(logging.INFO):
         dataset = Gta_ssv2(cfg, "train")
     assert "no mirror class, so they are never flipped: 0 'Pushing something from left to " \
