@@ -242,7 +242,7 @@ def matching_weights(model, model_state, source, inflate=False):
             strict=False)``.
     Raises:
         ValueError: GTA matrices of another clip length with
-            GTA.TEMPORAL_ADAPT: none, naming both lengths.
+            GTA.TEMPORAL_ADAPT: error, naming both lengths.
     """
     own = model.state_dict()
     if is_torchvision_resnet(model_state):
