@@ -23,7 +23,10 @@ def video(tiny_ssv2):
      ("NL", ["query"]), ("DNL", ["query"])],
 )
 def test_pictures_per_block(tmp_path, video, block, expected):
-    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block]
+    # Two groups and two regions: small grids of pictures (8 x 8 and 9 x T
+    # with the defaults), as cheap to draw as the NL and DNL pictures.
+    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block, "GTA.NUM_GROUPS", "2",
+                                                      "GTA.NUM_REGIONS", "2"]
     cfg = gta_slowfast.load_config(CONFIG, opts)
     cfg.NUM_GPUS = 0
     checkpoint = tmp_path / "model.pyth"
