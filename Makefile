@@ -13,9 +13,11 @@ MAIN_PY := $(MAIN_VENV)/bin/python
 MAIN_TORCH ?= 2.14.1
 MAIN_TORCHVISION ?= 0.29.1
 UPSTREAM ?= ../shared/upstream
-# SlowFast clones (GitHub main) the tests also run against, space separated:
+# SlowFast clones (GitHub main) the tests also run against, space separated;
+# the first gets the whole suite, the others SlowFast's own tools' tests
+# (tests/run_suites.sh):
 #   make test PYSLOWFAST_ROOT=/path/to/SlowFast
-PYSLOWFAST_ROOT ?= $(wildcard $(UPSTREAM)/SlowFast-*)
+PYSLOWFAST_ROOT ?= $(wildcard $(UPSTREAM)/SlowFast-287ec00 $(UPSTREAM)/SlowFast-bac7b67)
 # pytorchvideo for GitHub main: the snapshot beside the repo, else git.
 PYTORCHVIDEO ?= $(firstword $(wildcard $(UPSTREAM)/pytorchvideo-*) \
 	git+https://github.com/facebookresearch/pytorchvideo.git)
@@ -60,11 +62,14 @@ clean:
 
 # The built-in demo: a synthetic time-reversal SSv2 (real webm files), then a
 # reduced-width C2D + GTA trained and tested on the CPU; prints test top-1.
+# torch's thread count orders its float sums, so the figure printed depends
+# on it: fixed, so that machines with more cores print the same.
 DEMO_DATA := output/synthetic_ssv2
+DEMO_THREADS ?= 2
 demo: install
 	test -f $(DEMO_DATA)/something-something-v2-labels.json || \
 		$(PY) tools/make_synthetic_ssv2.py --out $(DEMO_DATA)
-	$(PY) tools/run_net.py --cfg configs/SSv2/synthetic/C2D_GTA_8x1_R50.yaml
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(PY) tools/run_net.py --cfg configs/SSv2/synthetic/C2D_GTA_8x1_R50.yaml
 
 # GFLOPs and parameters: the paper's Table 1 for the 2D SSv2 configs, R50 +
 # TSM (Table 6), and Table 5's C2D-R50 + NL and + GTA on Kinetics-400.

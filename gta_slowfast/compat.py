@@ -11,10 +11,8 @@ Two generations are in use (see the README):
   ``SlowFast`` in ``MODEL_REGISTRY``, looked up by ``MODEL.MODEL_NAME``; the
   same 2D arch is called ``slow_c2d`` and is missing from its own
   ``MODEL.SINGLE_PATHWAY_ARCH``; norms follow ``BN.NORM_TYPE``;
-  ``tools/train_net.py`` and ``tools/test_net.py``, which since Aug 2024
-  import the clone's own ``ava_evaluation`` package under Meta's internal
-  name ``vision.fair.slowfast.ava_evaluation``: this module resolves that
-  name while it imports them, and ``prepare_config`` runs main's
+  ``tools/train_net.py`` and ``tools/test_net.py`` (found and run by
+  ``gta_slowfast.engine.pyslowfast_tools``); ``prepare_config`` runs main's
   ``assert_and_infer_cfg``.
 
 Both import ``detectron2.layers.ROIAlign`` in ``head_helper`` at import time,
@@ -25,17 +23,18 @@ built, and leaves no ``detectron2`` module behind in ``sys.modules``.
 """
 
 import contextlib
+import copy
 import functools
-import importlib.machinery
 import importlib.util
 import logging
-import os
 import sys
 import traceback
 import types
 
 import torch
 from torch import nn
+
+from gta_slowfast.process_group import several_processes
 
 INSTALL_HINT = (
     "gta_slowfast is a plugin for PySlowFast, and no PySlowFast is installed "
@@ -125,7 +124,6 @@ __all__ = [
     "ddp_communication_hook",
     "cpu_mem_usage",
     "default_cfg",
-    "find_pyslowfast_tools",
     "for_installed_pyslowfast",
     "gpu_mem_usage",
     "grad_norm",
@@ -180,8 +178,7 @@ def sync_batchnorm_unavailable(cfg):
         return None
     from pytorchvideo.layers import distributed as pytorchvideo_distributed
 
-    several = torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
-    if several and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
+    if several_processes() and pytorchvideo_distributed._LOCAL_PROCESS_GROUP is None:
         raise RuntimeError(
             "BN.NORM_TYPE sync_batchnorm with BN.GLOBAL_SYNC False synchronises within each "
             "machine's process group, and none was created: start the job with "
@@ -269,31 +266,64 @@ def for_installed_pyslowfast(cfg):
     return cfg
 
 
+# GitHub main's keys that pyslowfast 1.0 lacks and the plugin reads on both
+# generations, with main's defaults.
+MAIN_KEYS_FOR_1_0 = (
+    # The model class in MODEL_REGISTRY; on 1.0 the class follows from MODEL.ARCH.
+    ("MODEL.MODEL_NAME", "ResNet"),
+    # Every BatchNorm's running statistics fixed while training.
+    ("MODEL.FROZEN_BN", False),
+    # Autocast: fp16 with a GradScaler on CUDA, bf16 on the CPU.
+    ("TRAIN.MIXED_PRECISION", False),
+    # 1.0 builds plain BatchNorm3d (for_installed_pyslowfast).
+    ("BN.NORM_TYPE", "batchnorm"),
+    # Processes a sync BN group spans.
+    ("BN.NUM_SYNC_DEVICES", 1),
+    # Sync BN over every process.
+    ("BN.GLOBAL_SYNC", False),
+    # How a video's view scores combine at test: sum or max.
+    ("DATA.ENSEMBLE_METHOD", "sum"),
+    # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it (empty: once).
+    ("TEST.NUM_TEMPORAL_CLIPS", []),
+    # Where non-empty, [video scores, labels] pickled to this path under OUTPUT_DIR.
+    ("TEST.SAVE_RESULTS_PATH", ""),
+    # Flip training clips horizontally at random.
+    ("DATA.RANDOM_FLIP", True),
+    # Draw the short side's inverse uniformly in training.
+    ("DATA.INV_UNIFORM_SAMPLE", False),
+    # Feed the model BGR.
+    ("DATA.REVERSE_INPUT_CHANNEL", False),
+    # The frame rate DATA.SAMPLING_RATE counts frames at (1.0's decoder: always 30).
+    ("DATA.TARGET_FPS", 30),
+    # Clip each gradient to this value.
+    ("SOLVER.CLIP_GRAD_VAL", None),
+    # Clip the gradients' L2 norm to this.
+    ("SOLVER.CLIP_GRAD_L2NORM", None),
+    # Stop where the loss exceeds this factor of the recent losses.
+    ("TRAIN.KILL_LOSS_EXPLOSION_FACTOR", 0.0),
+    # Start TRAIN.CHECKPOINT_FILE_PATH at epoch 1 with a fresh optimizer.
+    ("TRAIN.CHECKPOINT_EPOCH_RESET", False),
+    # Prefixes removed from the checkpoint's tensor names.
+    ("TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN", ()),
+    # MViT's ImageNet initialisation.
+    ("TRAIN.CHECKPOINT_IN_INIT", False),
+    # Log the model's parameters, GFLOPs and activations.
+    ("LOG_MODEL_INFO", True),
+)
+
+
 def complete_config(cfg):
     """Gives a PySlowFast config, in place, what one YAML file needs to mean
     the same on both generations.
 
-    * On 1.0, the GitHub-main keys the plugin reads: ``MODEL.MODEL_NAME``
-      (informational there: 1.0 picks the class from ``MODEL.ARCH``),
-      ``MODEL.FROZEN_BN``, ``TRAIN.MIXED_PRECISION``, and ``BN.NORM_TYPE``,
-      ``BN.NUM_SYNC_DEVICES``, ``BN.GLOBAL_SYNC`` (1.0 builds plain BN
-      whatever they say, see ``for_installed_pyslowfast``).
-    * On 1.0, GitHub main's multi-view test keys, which the plugin's test
-      loop honours as GitHub main's ``tools/test_net.py`` does:
-      ``DATA.ENSEMBLE_METHOD``, ``TEST.NUM_TEMPORAL_CLIPS``,
-      ``TEST.SAVE_RESULTS_PATH``.
-    * On 1.0, GitHub main's data keys the plugin's datasets read, with
-      main's defaults: ``DATA.RANDOM_FLIP`` (True), ``DATA.INV_UNIFORM_SAMPLE``
-      (False), ``DATA.REVERSE_INPUT_CHANNEL`` (False), and
-      ``DATA.TARGET_FPS`` (30, the rate 1.0's own decoder resamples to).
-      whatever they say, see ``for_installed_pyslowfast``); and the training
-      switches of GitHub main's ``train_net`` that need nothing of main's
-      code: ``SOLVER.CLIP_GRAD_VAL``, ``SOLVER.CLIP_GRAD_L2NORM``,
-      ``TRAIN.KILL_LOSS_EXPLOSION_FACTOR``, ``TRAIN.CHECKPOINT_EPOCH_RESET``,
-      ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``, ``TRAIN.CHECKPOINT_IN_INIT``
-      and ``LOG_MODEL_INFO``, with main's defaults (1.0's loader already
-      continues from a checkpoint's epoch and optimizer, as
-      ``CHECKPOINT_EPOCH_RESET: False``).
+    * On 1.0, the GitHub-main keys of ``MAIN_KEYS_FOR_1_0`` with main's
+      defaults: the model name and norm keys (1.0 builds plain BN whatever
+      they say, see ``for_installed_pyslowfast``), the data keys the
+      plugin's datasets read, the multi-view test keys of main's
+      ``tools/test_net.py``, and the training switches of its ``train_net``
+      that need nothing of main's code (1.0's loader already continues from
+      a checkpoint's epoch and optimizer, as ``CHECKPOINT_EPOCH_RESET:
+      False``).
     * ``SOLVER.WARMUP_EPOCHS`` typed as float, as on main (1.0: int).
     * Every single-pathway arch of the model builder, under both
       generations' names, listed in ``MODEL.SINGLE_PATHWAY_ARCH``: GitHub
@@ -303,58 +333,13 @@ def complete_config(cfg):
     Returns:
         CfgNode: ``cfg``.
     """
-    if "MODEL_NAME" not in cfg.MODEL:
-        # Name of the model class in MODEL_REGISTRY (GitHub main); on 1.0 the
-        # class follows from MODEL.ARCH and this key is informational.
-        cfg.MODEL.MODEL_NAME = "ResNet"
-    if "FROZEN_BN" not in cfg.MODEL:
-        # Keep every BatchNorm's running statistics fixed while training, as
-        # GitHub main's MODEL.FROZEN_BN.
-        cfg.MODEL.FROZEN_BN = False
-    if "MIXED_PRECISION" not in cfg.TRAIN:
-        # Train under autocast (fp16 with a GradScaler on CUDA, bf16 on the
-        # CPU), as GitHub main's TRAIN.MIXED_PRECISION.
-        cfg.TRAIN.MIXED_PRECISION = False
-    if "NORM_TYPE" not in cfg.BN:
-        # GitHub main's norm keys; 1.0 builds plain BatchNorm3d.
-        cfg.BN.NORM_TYPE = "batchnorm"
-        cfg.BN.NUM_SYNC_DEVICES = 1
-        cfg.BN.GLOBAL_SYNC = False
-    if "ENSEMBLE_METHOD" not in cfg.DATA:
-        # How a video's view scores combine at test: "sum" or "max".
-        cfg.DATA.ENSEMBLE_METHOD = "sum"
-    if "NUM_TEMPORAL_CLIPS" not in cfg.TEST:
-        # Test once per value, with TEST.NUM_ENSEMBLE_VIEWS set to it
-        # (empty: once, with TEST.NUM_ENSEMBLE_VIEWS).
-        cfg.TEST.NUM_TEMPORAL_CLIPS = []
-    if "SAVE_RESULTS_PATH" not in cfg.TEST:
-        # Where non-empty, [video scores, labels] pickled to this path
-        # under OUTPUT_DIR.
-        cfg.TEST.SAVE_RESULTS_PATH = ""
-    if "RANDOM_FLIP" not in cfg.DATA:
-        # Flip training clips horizontally at random, as GitHub main's
-        # DATA.RANDOM_FLIP (1.0 always flips).
-        cfg.DATA.RANDOM_FLIP = True
-    if "INV_UNIFORM_SAMPLE" not in cfg.DATA:
-        # Draw the short side's inverse uniformly in training, as GitHub
-        # main's DATA.INV_UNIFORM_SAMPLE.
-        cfg.DATA.INV_UNIFORM_SAMPLE = False
-    if "REVERSE_INPUT_CHANNEL" not in cfg.DATA:
-        # Feed the model BGR, as GitHub main's DATA.REVERSE_INPUT_CHANNEL.
-        cfg.DATA.REVERSE_INPUT_CHANNEL = False
-    if "TARGET_FPS" not in cfg.DATA:
-        # The frame rate DATA.SAMPLING_RATE counts frames at, as GitHub
-        # main's DATA.TARGET_FPS (1.0's decoder: always 30).
-        cfg.DATA.TARGET_FPS = 30
-    if "CLIP_GRAD_VAL" not in cfg.SOLVER:
-        # GitHub main's training switches, with its defaults.
-        cfg.SOLVER.CLIP_GRAD_VAL = None
-        cfg.SOLVER.CLIP_GRAD_L2NORM = None
-        cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
-        cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False
-        cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
-        cfg.TRAIN.CHECKPOINT_IN_INIT = False
-        cfg.LOG_MODEL_INFO = True
+    for key, default in MAIN_KEYS_FOR_1_0:
+        path, _, leaf = key.rpartition(".")
+        node = cfg
+        for part in filter(None, path.split(".")):
+            node = node[part]
+        if leaf not in node:
+            setattr(node, leaf, copy.deepcopy(default))
     cfg.SOLVER.WARMUP_EPOCHS = float(cfg.SOLVER.WARMUP_EPOCHS)
     single_pathway = [arch for arch, pathways in POOL1.items() if len(pathways) == 1]
     single_pathway += [_ARCH_ALIASES[arch] for arch in single_pathway if arch in _ARCH_ALIASES]
@@ -531,97 +516,6 @@ def prepare_config(cfg):
         ) from None
 
 
-# The name SlowFast's library imports its own top-level ava_evaluation/
-# package under since Aug 2024 (slowfast/utils/ava_eval_helper.py, imported
-# by slowfast/utils/meters.py, so by tools/train_net.py and test_net.py):
-# Meta's internal path (PySlowFast issues #718, #752).
-AVA_EVALUATION_ALIAS = "vision.fair.slowfast.ava_evaluation"
-
-
-@contextlib.contextmanager
-def _ava_evaluation_alias(clone):
-    """While SlowFast's tools are imported from ``clone``:
-    ``vision.fair.slowfast.ava_evaluation`` names the clone's own
-    ``ava_evaluation/`` package, where the clone has one and no ``vision``
-    package can be imported (elsewhere, e.g. in Meta's environment, nothing
-    is done). The clone is not touched. Afterwards every ``vision`` name is
-    removed from ``sys.modules``; the modules imported meanwhile keep their
-    references.
-
-    Yields:
-        list: filled on exit with one line for the log where the alias was
-        used, empty otherwise.
-    """
-    package_dir = os.path.join(clone, "ava_evaluation")
-    notes = []
-    if not os.path.isdir(package_dir) or importlib.util.find_spec("vision") is not None:
-        yield notes
-        return
-    parts = AVA_EVALUATION_ALIAS.split(".")
-    parent = None
-    for depth in range(1, len(parts) + 1):
-        spec = importlib.machinery.ModuleSpec(".".join(parts[:depth]), None, is_package=True)
-        spec.submodule_search_locations = [package_dir] if depth == len(parts) else []
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        if parent is not None:
-            setattr(parent, parts[depth - 1], module)
-        parent = module
-    try:
-        yield notes
-    finally:
-        aliased = [name for name in sys.modules if name == "vision" or name.startswith("vision.")]
-        if any(name.startswith(AVA_EVALUATION_ALIAS + ".") for name in aliased):
-            notes.append(
-                "{} (Meta's internal name, which SlowFast's tools import) resolved to the "
-                "clone's own package {} while importing them; the clone is unchanged".format(
-                    AVA_EVALUATION_ALIAS, package_dir)
-            )
-        for name in aliased:
-            del sys.modules[name]
-
-
-# PySlowFast's tools modules this process has imported, by file, with the
-# log line of _ava_evaluation_alias where their import used it.
-_TOOL_MODULES = {}
-
-
-def _tool_module(tools_dir, name):
-    """``tools/<name>.py`` of the clone holding ``tools_dir``, imported once
-    per process (``tools/`` is no package), and the log line of
-    ``_ava_evaluation_alias`` where importing it used the alias.
-
-    Returns:
-        (module, list of str)
-    """
-    path = os.path.join(tools_dir, name + ".py")
-    if path not in _TOOL_MODULES:
-        spec = importlib.util.spec_from_file_location("pyslowfast_tools_" + name, path)
-        module = importlib.util.module_from_spec(spec)
-        with _ava_evaluation_alias(os.path.dirname(tools_dir)) as notes:
-            spec.loader.exec_module(module)
-        if not torch.cuda.is_available():
-            torch.cuda.synchronize = lambda *args, **kwargs: None
-        _TOOL_MODULES[path] = module, notes
-    return _TOOL_MODULES[path]
-
-
-class PySlowFastTool:
-    """One function of PySlowFast's tools, called with the job's config:
-    ``train`` of ``tools/train_net.py`` or ``test`` of ``test_net.py``.
-    Pickled by file and name, so that the processes ``launch_job`` spawns
-    import it themselves."""
-
-    def __init__(self, tools_dir, module, function):
-        self.tools_dir = tools_dir
-        self.module = module
-        self.function = function
-
-    def __call__(self, cfg):
-        module, _ = _tool_module(self.tools_dir, self.module)
-        return getattr(module, self.function)(cfg)
-
-
 def mixup(cfg):
     """PySlowFast's ``MixUp`` built from ``MIXUP.*`` as GitHub main's
     ``train_net`` builds it, or None where MIXUP.ENABLE is off (or on 1.0,
@@ -692,83 +586,3 @@ def tensorboard_writer(cfg):
         from slowfast.visualization.tensorboard_vis import TensorboardWriter
 
     return TensorboardWriter(cfg)
-
-
-class PySlowFastTools:
-    """GitHub main's ``train`` and ``test`` (from ``tools/train_net.py`` and
-    ``tools/test_net.py``), or why they are not used.
-
-    Attributes:
-        train (PySlowFastTool or None), test (PySlowFastTool or None): None
-            where not used.
-        reason (str): why these tools are used or not, for the log.
-        notes (list of str): what importing them took, for the log (the
-            ``vision.fair.slowfast.ava_evaluation`` alias).
-    """
-
-    def __init__(self, train=None, test=None, reason="", notes=()):
-        self.train = train
-        self.test = test
-        self.reason = reason
-        self.notes = list(notes)
-
-    @property
-    def available(self):
-        return self.train is not None
-
-
-def _clone_root():
-    """The folder holding the imported ``slowfast`` package."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
-
-
-def find_pyslowfast_tools():
-    """GitHub main's training and testing functions, where they can be used.
-
-    ``$PYSLOWFAST_ROOT`` names the SlowFast clone (empty: use the plugin's
-    loop on purpose); unset, the clone the imported ``slowfast`` package
-    comes from. Since Aug 2024 the tools import the clone's own
-    ``ava_evaluation`` under a Meta-internal name, which
-    ``_ava_evaluation_alias`` resolves while they are imported; where they
-    still cannot be imported, this says why. Their ``train_net`` calls
-    ``torch.cuda.synchronize()`` unguarded; on a machine without CUDA that
-    call becomes a no-op.
-
-    Returns:
-        PySlowFastTools
-    Raises:
-        ValueError: ``$PYSLOWFAST_ROOT`` is not the clone ``slowfast`` is
-            imported from.
-    """
-    if GENERATION != "main":
-        return PySlowFastTools(
-            reason="pyslowfast {} is installed, which ships no tools".format(GENERATION)
-        )
-    root = os.environ.get("PYSLOWFAST_ROOT")
-    if root == "":
-        return PySlowFastTools(reason="PYSLOWFAST_ROOT is set empty")
-    clone = _clone_root()
-    if root is not None and os.path.realpath(root) != os.path.realpath(clone):
-        raise ValueError(
-            "PYSLOWFAST_ROOT is {} but slowfast is imported from {}: put the "
-            "clone on PYTHONPATH, or set PYSLOWFAST_ROOT to the clone you "
-            "import.".format(root, clone)
-        )
-    tools_dir = os.path.join(clone, "tools")
-    if not os.path.isfile(os.path.join(tools_dir, "train_net.py")):
-        return PySlowFastTools(reason="{} has no tools/train_net.py".format(clone))
-    notes = []
-    try:
-        for name in ("train_net", "test_net"):
-            notes += [note for note in _tool_module(tools_dir, name)[1] if note not in notes]
-    except ImportError as error:
-        return PySlowFastTools(
-            reason="PySlowFast's tools in {} cannot be imported ({}: {})".format(
-                tools_dir, type(error).__name__, error)
-        )
-    return PySlowFastTools(
-        PySlowFastTool(tools_dir, "train_net", "train"),
-        PySlowFastTool(tools_dir, "test_net", "test"),
-        reason="GitHub-main PySlowFast's tools are in {}".format(tools_dir),
-        notes=notes,
-    )

@@ -1,23 +1,29 @@
 """The plugin's config keys, all under the ``GTA`` node."""
 
 import difflib
+import os
 
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
+from gta_slowfast.blocks.global_temporal_attention import (
+    REGION_ASSIGNMENT_MODES,
+    TEMPORAL_ADAPT_MODES,
+)
+from gta_slowfast.blocks.paper_terms import TEMPORAL_INPUTS
 
 
 def add_gta_config(cfg):
-    """Adds the ``GTA`` node to a PySlowFast config, in place, and completes
-    PySlowFast's own keys where the installed generation lacks what one YAML
-    file needs on both (``compat.complete_config``).
+    """Adds the ``GTA`` node to a PySlowFast config, in place; nothing else
+    changes. A config of one's own needs ``compat.complete_config`` too
+    (``get_cfg`` does both) for one YAML file to mean the same on both
+    PySlowFast generations.
 
     Args:
         cfg (CfgNode): a PySlowFast config.
     Returns:
         CfgNode: ``cfg``.
     """
-    compat.complete_config(cfg)
     cfg.GTA = CfgNode()
     # Only what PySlowFast has no key for: each key below says why.
 
@@ -61,12 +67,12 @@ def add_gta_config(cfg):
 
     # What a GTA block does with a clip whose length T' differs from the T
     # its T x T matrices were built for:
-    #   "none":        raise an error that names both lengths;
+    #   "error":       raise an error that names both lengths;
     #   "interpolate": resize the matrices to T' x T' bilinearly and scale
     #                  them by T / T', so each output stays an average of the
     #                  same magnitude.
     # A GTA parameter (NL's attention takes any T and needs no such key).
-    cfg.GTA.TEMPORAL_ADAPT = "none"
+    cfg.GTA.TEMPORAL_ADAPT = "error"
 
     # Where TA and TAPE take their queries and keys from:
     #   "x_hat": SA's output X_hat = X + W_OP SA(X) (paper section 3.2 and
@@ -165,6 +171,13 @@ def add_gta_config(cfg):
     # fixes its own count in code, 10 or 100 tries by dataset).
     cfg.GTA.DATA.MAX_RETRIES = 10
 
+    # A file listing videos the plugin's datasets leave out, every split
+    # (one path a line, '#' comments: what tools/check_videos.py writes for
+    # the videos that cannot be read, are truncated or are too short); the
+    # log says how many. "": none. PySlowFast has no such key: its datasets
+    # read every listed video and retry unreadable ones at every epoch.
+    cfg.GTA.DATA.EXCLUDE_LIST = ""
+
     # Which training and test loop tools/run_net.py runs:
     #   "auto":       PySlowFast's own tools/train_net.py and test_net.py
     #                 where they can be imported (GitHub main), else the
@@ -188,6 +201,138 @@ def add_gta_config(cfg):
     return cfg
 
 
+# The values of the GTA keys that name one of a few choices, besides the
+# blocks' own (GTA.BLOCK, GTA.TA_INPUT, GTA.TEMPORAL_ADAPT,
+# GTA.REGION_ASSIGNMENT, GTA.TEMPORAL_SHIFT.STAGES), which the blocks define.
+LOOPS = ("auto", "pyslowfast", "plugin")
+SAMPLINGS = ("tsn", "dense")
+SSV2_FORMATS = ("video", "frames")
+# The stages GTA.TEMPORAL_SHIFT.STAGES may name: res2..res5.
+STAGE_INDICES = (2, 3, 4, 5)
+# The terms whose T x T matrices mix GTA.NUM_GROUPS groups of the values.
+GROUPED_TERMS = ("PIXEL_GTA", "REGION_GTA")
+
+
+def check_gta_config(cfg):
+    """Checks every GTA key's value, and the GTA keys against the PySlowFast
+    keys they go with, before any model is built or any data read:
+    ``load_config``, ``build_model`` and the plugin's datasets call it. The
+    blocks validate their plain arguments again where they are built.
+
+    Args:
+        cfg (CfgNode): a config with the GTA node.
+    Raises:
+        ValueError: naming every key whose value cannot work, the value and
+            what is allowed.
+    """
+    # Imported when called: the gta_slowfast.models package imports this module.
+    from gta_slowfast.models.block_spec import block_terms
+
+    gta = cfg.GTA
+    problems = [
+        _choice_problem(key, value, allowed)
+        for key, value, allowed in (
+            ("GTA.TA_INPUT", gta.TA_INPUT, TEMPORAL_INPUTS),
+            ("GTA.REGION_ASSIGNMENT", gta.REGION_ASSIGNMENT, REGION_ASSIGNMENT_MODES),
+            ("GTA.LOOP", gta.LOOP, LOOPS),
+            ("GTA.DATA.SAMPLING", gta.DATA.SAMPLING, SAMPLINGS),
+            ("GTA.DATA.SSV2_FORMAT", gta.DATA.SSV2_FORMAT, SSV2_FORMATS),
+        )
+    ]
+    for key, value, least in (("GTA.NUM_GROUPS", gta.NUM_GROUPS, 1),
+                              ("GTA.NUM_REGIONS", gta.NUM_REGIONS, 1),
+                              ("GTA.DATA.MAX_RETRIES", gta.DATA.MAX_RETRIES, 0),
+                              ("GTA.TRAIN.CHECKPOINT_MINUTES", gta.TRAIN.CHECKPOINT_MINUTES, 0)):
+        if value < least:
+            problems.append("{} {} is below {}".format(key, value, least))
+    if gta.TEMPORAL_ADAPT == "none":
+        problems.append("GTA.TEMPORAL_ADAPT 'none' is now called 'error': set "
+                        "GTA.TEMPORAL_ADAPT: error")
+    else:
+        problems.append(_choice_problem("GTA.TEMPORAL_ADAPT", gta.TEMPORAL_ADAPT,
+                                        TEMPORAL_ADAPT_MODES))
+    try:
+        terms = block_terms(gta.BLOCK)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        if set(terms or ()) & set(GROUPED_TERMS) and gta.NUM_GROUPS >= 1:
+            problems += _group_problems(cfg)
+    resize = list(gta.DATA.RESIZE)
+    if resize and (len(resize) != 2 or min(resize) < 1):
+        problems.append("GTA.DATA.RESIZE {} is not [] or [H, W] in pixels".format(resize))
+    if any(not 0 < scale <= 1 for scale in gta.DATA.CROP_SCALES):
+        problems.append("GTA.DATA.CROP_SCALES {} holds scales outside (0, 1]: each is a share "
+                        "of the short side".format(list(gta.DATA.CROP_SCALES)))
+    if gta.DATA.FLIP_LABEL_SWAP and len(gta.DATA.NO_FLIP_WORDS) % 2:
+        problems.append(
+            "GTA.DATA.FLIP_LABEL_SWAP reads GTA.DATA.NO_FLIP_WORDS {} as pairs of mirror words; "
+            "give an even number of words".format(list(gta.DATA.NO_FLIP_WORDS)))
+    if gta.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
+        problems.append(
+            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
+            "none is relabelled; set one of them the other way")
+    if gta.DATA.EXCLUDE_LIST and not os.path.isfile(gta.DATA.EXCLUDE_LIST):
+        problems.append("GTA.DATA.EXCLUDE_LIST names no file: {} (working directory {}); give "
+                        "the list tools/check_videos.py wrote, or '' to read every "
+                        "video".format(gta.DATA.EXCLUDE_LIST, os.getcwd()))
+    shift = gta.TEMPORAL_SHIFT
+    unknown = [stage for stage in shift.STAGES if stage not in STAGE_INDICES]
+    if unknown:
+        problems.append("GTA.TEMPORAL_SHIFT.STAGES {} names stages {}; allowed: {} "
+                        "(res2..res5)".format(list(shift.STAGES), unknown, list(STAGE_INDICES)))
+    if not 0 < shift.FRACTION <= 0.5:
+        problems.append("GTA.TEMPORAL_SHIFT.FRACTION {} is not in (0, 0.5]: it is the share of "
+                        "channels moved in each of the two directions".format(shift.FRACTION))
+    if shift.ENABLE and is_multi_pathway(cfg):
+        problems.append("GTA.TEMPORAL_SHIFT.ENABLE: the temporal shift is for single-pathway "
+                        "ResNets (C2D, Slow), not MODEL.ARCH {}".format(cfg.MODEL.ARCH))
+    problems = [problem for problem in problems if problem]
+    if problems:
+        raise ValueError("These GTA keys cannot work (in the YAML or --opts):\n  "
+                         + "\n  ".join(problems))
+
+
+def _choice_problem(key, value, allowed):
+    """``check_choice``'s message for ``value`` of ``key``, or None where allowed."""
+    try:
+        check_choice(key, value, allowed)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _group_problems(cfg):
+    """Where GTA.NUM_GROUPS does not divide the inner width (half the
+    channels) of a block at NONLOCAL.LOCATION."""
+    groups = cfg.GTA.NUM_GROUPS
+    return [
+        "GTA.NUM_GROUPS {} does not divide the inner width {} of the blocks of res{} "
+        "(pathway {}, {} channels); allowed: divisors of {}".format(
+            groups, width // 2, stage + 2, pathway, width, width // 2)
+        for (stage, pathway), width in nonlocal_widths(cfg).items()
+        if (width // 2) % groups
+    ]
+
+
+def nonlocal_widths(cfg):
+    """The channels of the blocks at NONLOCAL.LOCATION: PySlowFast's ResNet
+    and SlowFast have RESNET.WIDTH_PER_GROUP x 4, 8, 16, 32 channels in
+    res2..res5, the Fast pathway of SlowFast SLOWFAST.BETA_INV times fewer.
+
+    Returns:
+        dict: (stage index 0..3, pathway) -> channels, for the stages and
+        pathways that NONLOCAL.LOCATION gives a block.
+    """
+    widths = {}
+    for stage, pathways in enumerate(cfg.NONLOCAL.LOCATION):
+        for pathway, indices in enumerate(pathways):
+            if indices:
+                width = cfg.RESNET.WIDTH_PER_GROUP * 4 * 2 ** stage
+                widths[stage, pathway] = width // cfg.SLOWFAST.BETA_INV if pathway else width
+    return widths
+
+
 # Former plugin keys that copied a PySlowFast key, and the key to set instead.
 REPLACED_KEYS = {
     "GTA.DATA.RANDOM_FLIP": "DATA.RANDOM_FLIP",
@@ -204,8 +349,17 @@ def check_choice(key, value, allowed):
         )
 
 
+def is_multi_pathway(cfg):
+    """True where MODEL.ARCH is a SlowFast-like arch, with a Slow and a Fast
+    pathway (listed in MODEL.MULTI_PATHWAY_ARCH under either generation's
+    name)."""
+    return compat.installed_arch(cfg.MODEL.ARCH) in cfg.MODEL.MULTI_PATHWAY_ARCH
+
+
 def get_cfg():
-    """PySlowFast's default config plus the plugin's keys.
+    """PySlowFast's default config, completed for the installed generation
+    (``compat.default_cfg``: ``compat.complete_config``), plus the plugin's
+    ``GTA`` node.
 
     Returns:
         CfgNode: a fresh config; merge YAML into it with ``merge_from_file``.
@@ -225,6 +379,7 @@ def load_config(path, opts=None):
         KeyError: an unknown key, named with the closest known keys, or a
             former GTA.DATA copy of a PySlowFast key, named with the key to
             set instead.
+        ValueError: a GTA key's value cannot work (``check_gta_config``).
     """
     cfg = get_cfg()
     try:
@@ -235,6 +390,7 @@ def load_config(path, opts=None):
         if "Non-existent" not in str(error):
             raise
         raise KeyError(_unknown_key_message(cfg, str(error), path)) from None
+    check_gta_config(cfg)
     return cfg
 
 

@@ -14,8 +14,8 @@ import math
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from gta_slowfast.models.global_temporal_attention import MixGroupsOverTime
-from gta_slowfast.models.video_models import is_multi_pathway
+from gta_slowfast.blocks.global_temporal_attention import MixGroupsOverTime
+from gta_slowfast.config import is_multi_pathway
 
 
 def scaled_dot_product_attention_flop_jit(inputs, outputs):

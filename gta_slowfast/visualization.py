@@ -13,7 +13,9 @@ import torch  # noqa: E402
 
 from gta_slowfast import compat  # noqa: E402
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
-from gta_slowfast.models import DecoupledAttentionBlock  # noqa: E402
+from gta_slowfast.blocks import DecoupledAttentionBlock  # noqa: E402
+
+QUERY_MAPS = ("spacetime", "spatial", "temporal")
 
 
 def read_test_clip(cfg, path):
@@ -94,15 +96,15 @@ def save_matrices(weight, title, path):
     return _save(figure, path)
 
 
-@torch.no_grad()
-def save_regions(block, block_input, frames, path):
+def save_regions(shares, frames, path):
     """Each pixel's share of every region, over the frames: one row per
-    region, maps upsampled onto the frames (paper Figures 4 and 6)."""
-    h, w = block_input.shape[-2:]
-    value, _ = block.spatial_stage(block_input, block.input_projections(block_input))
-    _, shares = block.region_assignment(value, (h, w))
-    t, _, regions = shares.shape[1:]
-    shares = shares[0].transpose(1, 2).reshape(t, regions, h, w).cpu().numpy()
+    region, maps upsampled onto the frames (paper Figures 4 and 6).
+
+    Args:
+        shares (Tensor): (T, R, H, W), from Region GTA's ``attention_maps``.
+    """
+    t, regions = shares.shape[:2]
+    shares = shares.cpu().numpy()
     figure, axes = plt.subplots(regions + 1, t, figsize=(1.4 * t, 1.4 * (regions + 1)), squeeze=False)
     for time_index in range(t):
         frame = frames[min(time_index * len(frames) // t, len(frames) - 1)]
@@ -121,47 +123,39 @@ def save_regions(block, block_input, frames, path):
 
 
 @torch.no_grad()
-def query_attention(block, block_input, query):
-    """Attention weights of one query pixel (paper Figures 1 and 3).
+def attention_maps(block, block_input, query):
+    """What a block attends to on one input (first sample).
 
     Args:
-        block: PySlowFast's Nonlocal, or a DecoupledAttentionBlock with SA
-            and/or TA.
+        block: PySlowFast's Nonlocal, or a DecoupledAttentionBlock.
         block_input (Tensor): (1, C, T, H, W).
         query (tuple): (t, y, x) on the block's grid.
     Returns:
-        dict: "spacetime" (T', H', W') for NL over its (pooled) keys;
-            "spatial" (H', W') in the query's frame and "temporal" (T,) at
-            the query pixel for decoupled blocks, where present.
+        dict: "spacetime" (T', H', W'), NL's attention of the query pixel
+            over its (pooled) keys; for decoupled blocks, the maps of their
+            terms (``TemporalTerm.attention_maps``).
     """
+    if isinstance(block, DecoupledAttentionBlock):
+        return block.attention_maps(block_input, query)
     t, y, x = query
-    if isinstance(block, compat.Nonlocal):
-        theta = block.conv_theta(block_input)[0, :, t, y, x]
-        keys_input = block.pool(block_input) if block.use_pool else block_input
-        phi = block.conv_phi(keys_input)[0]
-        scores = torch.einsum("c,cthw->thw", theta, phi)
-        if block.instantiation == "softmax":
-            weights = torch.softmax(scores.flatten() * block.dim_inner ** -0.5, 0)
-        else:
-            weights = scores.flatten() / scores.numel()
-        return {"spacetime": weights.reshape(scores.shape)}
-    maps = {}
-    pixels = block_input[0].flatten(2).permute(1, 2, 0)  # (T, H*W, C)
-    width = block_input.shape[-1]
-    if block.spec.spatial:
-        q = block.query_spatial(pixels[t, y * width + x])
-        k = block.spatial_keys(block_input)[0, t]  # (h, w, Dk)
-        scores = (k @ q) * block.dim_key ** -0.5
-        maps["spatial"] = torch.softmax(scores.flatten(), 0).reshape(scores.shape)
-    if block.spec.temporal_attention:
-        # TA's queries and keys as the block forms them (from X_hat or X).
-        projections = block.input_projections(block_input)
-        _, attended = block.spatial_stage(block_input, projections)
-        q, k = block.temporal_queries_keys(projections, attended)  # (1, T, H*W, Dk)
-        pixel = y * width + x
-        scores = (k[0, :, pixel] @ q[0, t, pixel]) * block.dim_key ** -0.5
-        maps["temporal"] = torch.softmax(scores, 0)
-    return maps
+    theta = block.conv_theta(block_input)[0, :, t, y, x]
+    keys_input = block.pool(block_input) if block.use_pool else block_input
+    phi = block.conv_phi(keys_input)[0]
+    scores = torch.einsum("c,cthw->thw", theta, phi)
+    if block.instantiation == "softmax":
+        weights = torch.softmax(scores.flatten() * block.dim_inner ** -0.5, 0)
+    else:
+        weights = scores.flatten() / scores.numel()
+    return {"spacetime": weights.reshape(scores.shape)}
+
+
+def query_attention(block, block_input, query):
+    """The attention weights of one query pixel (paper Figures 1 and 3):
+    "spacetime" for NL; "spatial" (H', W') in the query's frame and
+    "temporal" (T,) at the query pixel for decoupled blocks, where present.
+    See ``attention_maps``."""
+    maps = attention_maps(block, block_input, query)
+    return {name: maps[name] for name in QUERY_MAPS if name in maps}
 
 
 def save_query_attention(maps, frames, query, grid, path):
@@ -210,17 +204,15 @@ def visualize(model, inputs, frames, out_dir):
         tag = name.replace(".", "_")
         _, _, t, h, w = block_input.shape
         query = (t // 2, h // 2, w // 2)
-        if isinstance(block, DecoupledAttentionBlock):
-            for mixing in ("pixel_mixing", "region_mixing"):
-                if hasattr(block, mixing):
-                    paths.append(save_matrices(
-                        getattr(block, mixing).weight, "{} {}: M[g, k]".format(name, mixing),
-                        os.path.join(out_dir, "{}_{}.png".format(tag, mixing))))
-            if block.spec.region_gta:
-                paths.append(save_regions(block, block_input, frames,
-                                          os.path.join(out_dir, "{}_regions.png".format(tag))))
-        maps = query_attention(block, block_input, query)
-        if maps:
-            paths.append(save_query_attention(maps, frames, query, (h, w, t),
+        maps = attention_maps(block, block_input, query)
+        for map_name, weights in maps.items():
+            path = os.path.join(out_dir, "{}_{}.png".format(tag, map_name))
+            if map_name.endswith("_mixing"):
+                paths.append(save_matrices(weights, "{} {}: M[g, k]".format(name, map_name), path))
+            elif map_name == "regions":
+                paths.append(save_regions(weights, frames, path))
+        query_maps = {key: maps[key] for key in QUERY_MAPS if key in maps}
+        if query_maps:
+            paths.append(save_query_attention(query_maps, frames, query, (h, w, t),
                                               os.path.join(out_dir, "{}_query.png".format(tag))))
     return paths

@@ -1,4 +1,5 @@
-"""Shared helpers: repo paths and reduced-size configs that run fast on a CPU."""
+"""Shared helpers: repo paths, the block rows of the paper's Table 3,
+reduced-size configs that run fast on a CPU, and the session's tiny data set."""
 
 import pathlib
 
@@ -9,6 +10,9 @@ import gta_slowfast
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
+# The GTA.BLOCK values of the paper's Table 3 (ablation of the temporal terms).
+TABLE3_ROWS = ["SA", "TA", "TAPE", "PIXEL_GTA", "REGION_GTA", "SA+TA", "SA+TAPE",
+               "SA+PIXEL_GTA", "SA+REGION_GTA", "SA+PIXEL_GTA+REGION_GTA"]
 
 
 def small_cfg(config, *opts, width=8, crop=64):
@@ -30,6 +34,15 @@ def small_cfg(config, *opts, width=8, crop=64):
     return cfg
 
 
+def dataset_cfg(config, data_dir, prefix, num_classes, *opts):
+    """``small_cfg`` on a data set the tests wrote: annotations in
+    ``data_dir``, videos or frame folders under ``prefix``, ``num_classes``
+    classes, frames resized to 64 x 80 and cropped to 48 pixels."""
+    return small_cfg(config, "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX",
+                     str(prefix), "MODEL.NUM_CLASSES", num_classes, "GTA.DATA.RESIZE", "[64, 80]",
+                     *opts, crop=48)
+
+
 def randomize_norms(model, generator=None):
     """Gives every BatchNorm random affine parameters and running statistics,
     so zero-initialised blocks stop being the identity."""
@@ -47,3 +60,13 @@ def randomize_norms(model, generator=None):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_ssv2(tmp_path_factory):
+    """The session's tiny synthetic SSv2 (``pipeline.make_tiny_dataset``),
+    generated once. Tests only read it; a test that writes into a data set
+    copies it first (``shutil.copytree``)."""
+    from pipeline import make_tiny_dataset
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny_ssv2"))

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from gta_slowfast.datasets.synthetic import generate_dataset
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
 
 from conftest import REPO
 
@@ -22,24 +22,39 @@ def make_tiny_dataset(out):
     return out
 
 
-def tiny_opts(data_dir, output_dir):
-    """--opts that point the demo config at a tiny data set, shrunk."""
+def run_opts(output_dir, num_classes):
+    """--opts that shrink a run of any repo config to CPU-test size:
+    32-pixel crops, batches of 4, no loader workers, a log line per
+    iteration, no model summary."""
     return [
-        "DATA.PATH_TO_DATA_DIR", str(data_dir),
-        "DATA.PATH_PREFIX", str(data_dir / "videos"),
-        "OUTPUT_DIR", str(output_dir),
-        "MODEL.NUM_CLASSES", "4",
-        "GTA.DATA.RESIZE", "[40, 48]",
+        "OUTPUT_DIR", str(output_dir), "MODEL.NUM_CLASSES", str(num_classes),
         "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
         "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
         "DATA_LOADER.NUM_WORKERS", "0", "LOG_PERIOD", "1", "LOG_MODEL_INFO", "False",
     ]
 
 
+def tiny_opts(data_dir, output_dir):
+    """--opts that point the demo config at a tiny data set (4 classes,
+    ``make_tiny_dataset``), shrunk."""
+    return [
+        "DATA.PATH_TO_DATA_DIR", str(data_dir),
+        "DATA.PATH_PREFIX", str(data_dir / "videos"),
+        "GTA.DATA.RESIZE", "[40, 48]",
+    ] + run_opts(output_dir, 4)
+
+
+def net_command(config, opts):
+    """The tools/run_net.py command line for ``config`` (a path relative to
+    configs/, or absolute) and --opts ``opts``."""
+    return [sys.executable, str(REPO / "tools" / "run_net.py"),
+            "--cfg", str(REPO / "configs" / config), "--opts"] + [str(o) for o in opts]
+
+
 def run_net_command(data_dir, output_dir, *opts):
-    return [sys.executable, str(REPO / "tools" / "run_net.py"), "--cfg", CONFIG, "--opts"] + (
-        tiny_opts(data_dir, output_dir) + [str(o) for o in opts]
-    )
+    """The tools/run_net.py command line for the demo config on a tiny data
+    set (``tiny_opts``), then ``opts``."""
+    return net_command(CONFIG, tiny_opts(data_dir, output_dir) + list(opts))
 
 
 def plugin_loop_env():
@@ -63,23 +78,43 @@ def run_command(command, env=None):
     return result
 
 
-def json_stats(output_dir, kind):
-    """The records of OUTPUT_DIR/json_stats.log whose ``_type`` (or, for
+def output_of(result):
+    """The output of a finished ``run_command``; asserts it exited 0 (its
+    output's tail the message otherwise)."""
+    assert result.returncode == 0, result.output[-4000:]
+    return result.output
+
+
+def run_config(config, opts, env=None):
+    """Runs tools/run_net.py with ``config`` (``net_command``) and ``opts``;
+    asserts it exits 0 and returns its output."""
+    return output_of(run_command(net_command(config, opts), env))
+
+
+def json_records(text, kind):
+    """The records of the ``json_stats: {...}`` lines of ``text`` (a log or
+    a run's output), as PySlowFast writes them, whose ``_type`` (or, for
     test records, ``split``) is ``kind``: "train_iter_", "train_epoch",
-    "val_epoch", "test_iter", "test_final". Lines are ``json_stats: {...}``,
-    as PySlowFast writes them."""
+    "val_epoch", "test_iter", "test_final"."""
+    rows = []
+    for line in text.splitlines():
+        _, found, record = line.partition("json_stats: ")
+        if not found:
+            continue
+        try:
+            rows.append(json.loads(record))
+        except ValueError:  # a line being written while we read
+            continue
+    return [row for row in rows if row.get("_type", row.get("split")) == kind]
+
+
+def json_stats(output_dir, kind):
+    """``json_records`` of OUTPUT_DIR/json_stats.log (none if it is missing)."""
     path = os.path.join(output_dir, "json_stats.log")
     if not os.path.exists(path):
         return []
-    rows = []
     with open(path) as stream:
-        for line in stream:
-            _, _, record = line.partition("json_stats: ")
-            try:
-                rows.append(json.loads(record))
-            except ValueError:  # a line being written while we read
-                continue
-    return [row for row in rows if row.get("_type", row.get("split")) == kind]
+        return json_records(stream.read(), kind)
 
 
 def load_tool(name):

@@ -6,31 +6,42 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import load_tool, make_tiny_dataset
+from pipeline import load_tool
 
 
-def test_within_pair_accuracy_compares_a_class_with_its_reversal(tmp_path):
+def test_accuracies_are_the_test_reports_figures_over_the_scored_videos(tmp_path):
     tool = load_tool("benchmark_order")
-    partners = {0: 1, 1: 0, 2: 3, 3: 2}
-    # Video 0 (class 0): wrong overall (class 2 wins) but right within its
-    # pair (0 beats 1). Video 1 (class 3): right overall and within.
-    # Video 2 (class 1): wrong within its pair. Video 3 unscored.
+    names = ["Moving something up", "Moving something down", "Something appearing",
+             "Something disappearing"]
+    # Pairs (0, 1) and (2, 3). Video 0 (class 0): wrong overall (class 2
+    # wins) but right within its pair (0 beats 1). Video 1 (class 3): right
+    # overall and within. Video 2 (class 1): wrong within its pair.
+    # Video 3 unscored: it would be right everywhere.
     path = tmp_path / "scores.npz"
     np.savez(path, scores=np.array([[0.3, 0.1, 0.5, 0.1], [0.1, 0.1, 0.2, 0.6],
                                     [0.5, 0.3, 0.1, 0.1], [0.0, 1.0, 0.0, 0.0]]),
-             labels=np.array([0, 3, 1, 0]), scored=np.array([True, True, True, False]),
-             video_paths=np.array(["a", "b", "c", "d"]))
-    overall, within = tool.accuracies(str(path), partners)
-    assert overall == pytest.approx(100 / 3)
+             labels=np.array([0, 3, 1, 1]), scored=np.array([True, True, True, False]),
+             video_paths=np.array(["a", "b", "c", "d"]), class_names=np.array(names))
+    top1, mean_class, within = tool.accuracies(str(path))
+    assert top1 == pytest.approx(100 / 3)
+    assert mean_class == pytest.approx(100 / 3)  # classes 0, 1, 3: 0%, 0%, 100%
     assert within == pytest.approx(200 / 3)
 
 
-def test_tiny_run_writes_table_and_curves(tmp_path, monkeypatch):
+def test_accuracies_refuse_scores_without_reversal_pairs(tmp_path):
+    tool = load_tool("benchmark_order")
+    path = tmp_path / "scores.npz"
+    np.savez(path, scores=np.eye(2), labels=np.array([0, 1]), scored=np.array([True, True]),
+             video_paths=np.array(["a", "b"]), class_names=np.array(["jumping", "running"]))
+    with pytest.raises(ValueError, match="no class of a reversal pair"):
+        tool.accuracies(str(path))
+
+
+def test_tiny_run_writes_table_and_curves(tiny_ssv2, tmp_path, monkeypatch):
     monkeypatch.setenv("PYSLOWFAST_ROOT", "")  # the plugin's loop on both generations
-    data = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
     tool = load_tool("benchmark_order")
-    tool.main(["--data", str(data), "--out", str(out), "--epochs", "1",
+    tool.main(["--data", str(tiny_ssv2), "--out", str(out), "--epochs", "1",
                "--models", "baseline", "GTA", "--opts",
                "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", "32",
                "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4",
@@ -38,10 +49,9 @@ def test_tiny_run_writes_table_and_curves(tmp_path, monkeypatch):
     table = (out / "results.md").read_text()
     assert "| baseline |" in table and "| GTA |" in table
     assert cv2.imread(str(out / "curves.png")) is not None
-    labels = json.loads((data / "something-something-v2-labels.json").read_text())
-    partners = tool.reversal_partners(str(data))
-    assert sorted(partners) == sorted(int(i) for i in labels.values())
-    assert all(partners[partners[c]] == c and partners[c] != c for c in partners)
+    labels = json.loads((tiny_ssv2 / "something-something-v2-labels.json").read_text())
+    names = tool.class_names(str(tiny_ssv2))
+    assert [int(labels[name]) for name in names] == list(range(len(labels)))
 
 
 def test_curves_read_the_json_stats_lines_the_loop_writes(tmp_path):

@@ -14,7 +14,7 @@ from gta_slowfast.flop_count import clip_inputs
 from gta_slowfast.models.video_models import inserted_blocks
 
 from conftest import randomize_norms, small_cfg
-from pipeline import CONFIG, make_tiny_dataset, run_net, tiny_opts
+from pipeline import CONFIG, run_net, tiny_opts
 
 RESNET50_LAYERS = (3, 4, 6, 3)
 
@@ -84,7 +84,7 @@ def test_imagenet_resnet50_initialises_the_c2d_gta_backbone(tmp_path, caplog):
     for name, before in blocks_before.items():
         assert torch.equal(loaded[name], before), name
     assert "starting from their initialisation" in caplog.text
-    assert "s3.pathway0_nonlocal1.pixel_mixing.weight" in caplog.text
+    assert "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight" in caplog.text
     assert "head.projection.weight" in caplog.text
 
 
@@ -161,14 +161,14 @@ def test_blocks_keep_their_identity_start_across_a_checkpoint_of_another_block_t
                              "another block type") == 5
 
 
-def test_one_epoch_at_zero_lr_from_an_nl_checkpoint_keeps_gta_norms_at_zero(tmp_path):
-    data = make_tiny_dataset(tmp_path / "data")
-    nl_cfg = gta_slowfast.load_config(CONFIG, tiny_opts(data, tmp_path / "nl") + ["GTA.BLOCK", "NL"])
+def test_one_epoch_at_zero_lr_from_an_nl_checkpoint_keeps_gta_norms_at_zero(tiny_ssv2, tmp_path):
+    nl_cfg = gta_slowfast.load_config(
+        CONFIG, tiny_opts(tiny_ssv2, tmp_path / "nl") + ["GTA.BLOCK", "NL"])
     nl = randomize_norms(gta_slowfast.build_model(nl_cfg))
     path = checkpoint.save_checkpoint(str(tmp_path / "nl"), nl, torch.optim.SGD(nl.parameters(), lr=1),
                                       4, nl_cfg)
     out = tmp_path / "gta"
-    result = run_net(data, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
                      "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
                      "SOLVER.WARMUP_START_LR", 0.0,
                      # GitHub main's cosine schedule refuses a zero base rate
@@ -193,7 +193,7 @@ def test_matrices_for_another_clip_length_are_refused_or_resized(tmp_path):
     adapted = gta_slowfast.build_model(small_cfg(
         "SSv2/C2D_GTA_8x1_R50.yaml", "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", "interpolate"))
     checkpoint.load_checkpoint(str(path), adapted)
-    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    name = "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight"
     saved, loaded = eight.state_dict()[name], adapted.state_dict()[name]
     assert loaded.shape[-2:] == (16, 16)
     # Corners of a bilinear, align_corners resize keep their values, scaled by 8/16.

@@ -146,7 +146,7 @@ def test_both_generations_have_the_keys_with_github_mains_defaults():
 
 
 @pytest.fixture(scope="module")
-def ssv2(tmp_path_factory):
+def one_class_ssv2(tmp_path_factory):
     """An SSv2 directory of one class without "left"/"right", two videos."""
     root = tmp_path_factory.mktemp("ssv2_recipe")
     videos = root / "videos"
@@ -159,13 +159,13 @@ def ssv2(tmp_path_factory):
     return root, videos
 
 
-def test_pyslowfasts_ssv2_recipe_keys_reach_gta_ssv2(ssv2):
+def test_pyslowfasts_ssv2_recipe_keys_reach_gta_ssv2(one_class_ssv2):
     """PySlowFast's SSv2 SlowFast recipe (no flip, BGR, inverse-uniform
     jitter), as configs/SSv2/SLOWFAST_16x8_R50.yaml sets it, in gta_ssv2's
     training clips: the green left half of write_video's frames stays on the
     left, and green is channel 1 in both orders while red (flat, the frame
     index) moves to channel 2."""
-    data_dir, videos = ssv2
+    data_dir, videos = one_class_ssv2
     cfg = gta_slowfast.load_config(
         str(REPO / "configs" / "SSv2" / "SLOWFAST_16x8_R50.yaml"),
         ["NUM_GPUS", 0, "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(videos),
@@ -203,10 +203,10 @@ def test_target_fps_counts_the_sampling_rate_at_that_rate(tmp_path):
         assert np.diff(indices).tolist() == [step] * 3
 
 
-def test_refused_data_keys_and_meaningless_combinations_stop_construction(ramps, ssv2):
+def test_refused_data_keys_and_meaningless_combinations_stop_construction(ramps, one_class_ssv2):
     cfg = ramp_cfg(ramps, **{"DATA.INV_UNIFORM_SAMPLE": True})
     Gta_kinetics(cfg, "train")  # Kinetics has no fixed resize: jitter is drawn.
-    data_dir, videos = ssv2
+    data_dir, videos = one_class_ssv2
     cfg = make_cfg(data_dir, videos, **{"DATA.INV_UNIFORM_SAMPLE": True})
     with pytest.raises(ValueError, match="DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE"):
         Gta_ssv2(cfg, "train")
@@ -229,8 +229,8 @@ def test_refused_main_keys_are_named(ramps, key, value):
 
 
 @main_only
-def test_relative_jitter_with_tsns_multi_scale_crop_names_both(ssv2):
-    data_dir, videos = ssv2
+def test_relative_jitter_with_tsns_multi_scale_crop_names_both(one_class_ssv2):
+    data_dir, videos = one_class_ssv2
     relative = {"DATA.TRAIN_JITTER_SCALES_RELATIVE": [0.08, 1.0],
                 "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [0.75, 1.333]}
     with pytest.raises(ValueError, match="DATA.TRAIN_JITTER_SCALES_RELATIVE with "

@@ -12,7 +12,7 @@ import torch
 from gta_slowfast.datasets import build_dataset, construct_loader, shuffle_dataset
 from gta_slowfast.datasets.kinetics import Gta_kinetics
 from gta_slowfast.datasets.clip_dataset import register_dataset
-from gta_slowfast.datasets.sampling import dense_indices, tsn_indices
+from gta_slowfast.datasets.frame_indices import dense_indices, tsn_indices
 from gta_slowfast.datasets.ssv2 import Gta_ssv2, read_class_names, read_split
 from gta_slowfast.datasets.transforms import should_flip
 from gta_slowfast.datasets.video_io import (

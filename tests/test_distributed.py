@@ -16,7 +16,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import gta_slowfast
-from gta_slowfast import compat
+from gta_slowfast import compat, process_group
 from gta_slowfast.datasets.loader import per_process_batch_size
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import unwrap
@@ -25,7 +25,7 @@ from gta_slowfast.engine.train import train
 from gta_slowfast.flop_count import clip_inputs
 
 from conftest import REPO, small_cfg
-from pipeline import CONFIG, json_stats, make_tiny_dataset, plugin_loop_env, run_command, tiny_opts
+from pipeline import CONFIG, json_stats, plugin_loop_env, run_command, tiny_opts
 
 # Relative agreement of every parameter between the two layouts; tensors
 # of norm below NORM_FLOOR (biases whose gradients cancel, left at 1e-9 and
@@ -97,29 +97,28 @@ def assert_same_training(rank0, rank1, single, initial, buffer_tolerance=None):
     assert moved > 100  # the steps did change the model
 
 
-def test_two_cpu_processes_train_exactly_as_one(tmp_path):
+def test_two_cpu_processes_train_exactly_as_one(tiny_ssv2, tmp_path):
     """Two machines of one CPU process each, TRAIN.BATCH_SIZE 8 each (per
     machine, as in PySlowFast), take the steps one process takes with
     TRAIN.BATCH_SIZE 16; BatchNorm statistics frozen. DIST_BACKEND is
     PySlowFast's default, nccl: CPU processes join over gloo."""
-    data = make_tiny_dataset(tmp_path / "data")
     frozen = ["MODEL.FROZEN_BN", True]
     initial = unwrap(gta_slowfast.build_model(
-        gta_slowfast.load_config(CONFIG, exact_opts(data, tmp_path, 16)))).state_dict()
+        gta_slowfast.load_config(CONFIG, exact_opts(tiny_ssv2, tmp_path, 16)))).state_dict()
 
     # Two shards of one CPU process each on this machine, joined over
     # loopback as two machines would be with --shard_id 0 and 1.
     init_method = "tcp://127.0.0.1:{}".format(free_port())
     processes = []
     for shard in (0, 1):
-        cfg = gta_slowfast.load_config(CONFIG, exact_opts(data, tmp_path / "two", 8) + frozen)
+        cfg = gta_slowfast.load_config(CONFIG, exact_opts(tiny_ssv2, tmp_path / "two", 8) + frozen)
         assert cfg.DIST_BACKEND == "nccl"
         cfg.NUM_SHARDS, cfg.SHARD_ID = 2, shard
         processes.append(mp.get_context("spawn").Process(
             target=launch_job, args=(cfg, init_method, train_and_dump)))
     join_all(processes)
     single = train_in_one_process(tmp_path / "one",
-                                  exact_opts(data, tmp_path / "one", 16) + frozen)
+                                  exact_opts(tiny_ssv2, tmp_path / "one", 16) + frozen)
 
     rank0 = torch.load(tmp_path / "two" / "rank0.pt")
     rank1 = torch.load(tmp_path / "two" / "rank1.pt")
@@ -136,7 +135,7 @@ def as_torchrun_process(rank, port, cfg):
 
 
 @needs_main
-def test_sync_batchnorm_in_two_cpu_processes_trains_as_one_process(tmp_path):
+def test_sync_batchnorm_in_two_cpu_processes_trains_as_one_process(tiny_ssv2, tmp_path):
     """Two CPU processes of one machine (torchrun's layout) with
     BN.NORM_TYPE sync_batchnorm over BN.NUM_SYNC_DEVICES 2 (the machine's
     group that pytorchvideo's BatchNorm gathers statistics over) share
@@ -147,16 +146,15 @@ def test_sync_batchnorm_in_two_cpu_processes_trains_as_one_process(tmp_path):
     BatchNorm with the unbiased one, 1/(n - 1) apart for n values per
     channel: 0.8% at res5 (16 videos x 8 frames x 1 x 1 pixels), 0.43%
     measured after the three steps' momentum."""
-    data = make_tiny_dataset(tmp_path / "data")
     initial = unwrap(gta_slowfast.build_model(
-        gta_slowfast.load_config(CONFIG, exact_opts(data, tmp_path, 16)))).state_dict()
+        gta_slowfast.load_config(CONFIG, exact_opts(tiny_ssv2, tmp_path, 16)))).state_dict()
 
     port = free_port()
     sync = ["BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", 2, "DIST_BACKEND", "gloo"]
-    cfg = gta_slowfast.load_config(CONFIG, exact_opts(data, tmp_path / "two", 16) + sync)
+    cfg = gta_slowfast.load_config(CONFIG, exact_opts(tiny_ssv2, tmp_path / "two", 16) + sync)
     join_all([mp.get_context("spawn").Process(target=as_torchrun_process, args=(rank, port, cfg))
               for rank in (0, 1)])
-    single = train_in_one_process(tmp_path / "one", exact_opts(data, tmp_path / "one", 16))
+    single = train_in_one_process(tmp_path / "one", exact_opts(tiny_ssv2, tmp_path / "one", 16))
 
     rank0 = torch.load(tmp_path / "two" / "rank0.pt")
     rank1 = torch.load(tmp_path / "two" / "rank1.pt")
@@ -234,7 +232,7 @@ def test_unavailable_dist_backend_fails_before_any_process_starts():
 def test_batch_size_is_per_machine(monkeypatch, processes, shards, train_batch, test_batch):
     """TRAIN.BATCH_SIZE 16 and TEST.BATCH_SIZE 8 belong to each machine,
     shared by its processes (PySlowFast: BATCH_SIZE / NUM_GPUS per GPU)."""
-    monkeypatch.setattr(distributed, "world_size", lambda: processes)
+    monkeypatch.setattr(process_group, "world_size", lambda: processes)
     cfg = gta_slowfast.load_config(CONFIG, ["NUM_SHARDS", shards, "TRAIN.BATCH_SIZE", 16,
                                             "TEST.BATCH_SIZE", 8])
     assert per_process_batch_size(cfg, "train") == train_batch
@@ -243,7 +241,7 @@ def test_batch_size_is_per_machine(monkeypatch, processes, shards, train_batch, 
 
 
 def test_batch_size_not_shared_evenly_is_refused(monkeypatch):
-    monkeypatch.setattr(distributed, "world_size", lambda: 4)
+    monkeypatch.setattr(process_group, "world_size", lambda: 4)
     cfg = gta_slowfast.load_config(CONFIG, ["NUM_SHARDS", 1, "TRAIN.BATCH_SIZE", 6])
     with pytest.raises(ValueError, match="TRAIN.BATCH_SIZE 6 is the batch of each machine, "
                                          "read by its 4 processes"):
@@ -253,16 +251,15 @@ def test_batch_size_not_shared_evenly_is_refused(monkeypatch):
         per_process_batch_size(cfg, "train")
 
 
-def test_torchrun_starts_the_job_from_its_environment(tmp_path):
+def test_torchrun_starts_the_job_from_its_environment(tiny_ssv2, tmp_path):
     """torchrun's two CPU processes on one machine share its batch of 4;
     on GitHub main with sync BN over both (the machine's group)."""
-    data = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "run"
     sync = ["BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", 2]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
                str(REPO / "tools" / "run_net.py"), "--cfg", CONFIG, "--opts"] + [
-        str(o) for o in tiny_opts(data, out) + ["SOLVER.MAX_EPOCH", 1]
+        str(o) for o in tiny_opts(tiny_ssv2, out) + ["SOLVER.MAX_EPOCH", 1]
         + (sync if compat.GENERATION == "main" else [])]
     result = run_command(command, plugin_loop_env())
     assert result.returncode == 0, result.output[-4000:]

@@ -18,7 +18,7 @@ import torch
 from gta_slowfast.engine.checkpoint import last_checkpoint
 
 from conftest import REPO
-from pipeline import json_stats, make_tiny_dataset, plugin_loop_env, run_net, run_net_command
+from pipeline import json_stats, plugin_loop_env, run_net, run_net_command
 TRAIN_JSON = "something-something-v2-train.json"
 VAL_JSON = "something-something-v2-validation.json"
 CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})(?:_iter_(\d{5}))?\.pyth$")
@@ -27,16 +27,11 @@ EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*")
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
-
-
-@pytest.fixture(scope="module")
-def trained_run(data_dir, tmp_path_factory):
+def trained_run(tiny_ssv2, tmp_path_factory):
     """OUTPUT_DIR of one epoch of training on 8-frame clips (a good
     checkpoint_epoch_00001.pyth); tests copy it before writing to it."""
     out = tmp_path_factory.mktemp("trained") / "run"
-    result = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "DATA.NUM_FRAMES", 8,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "DATA.NUM_FRAMES", 8,
                      "TRAIN.CHECKPOINT_PERIOD", 1, "TEST.ENABLE", False)
     assert result.returncode == 0, tail(result)
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]
@@ -93,14 +88,14 @@ def assert_complete_checkpoint(path):
 # mid-epoch checkpoints (GTA.TRAIN.CHECKPOINT_MINUTES).
 
 def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes_at_the_last_iteration_saved(
-        data_dir, tmp_path):
+        tiny_ssv2, tmp_path):
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
     # 16 videos in batches of 2: 8 iterations an epoch; a checkpoint after each.
     opts = ("SOLVER.MAX_EPOCH", 3, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD", 1,
             "GTA.TRAIN.CHECKPOINT_MINUTES", 1e-6, "TRAIN.EVAL_PERIOD", 100, "TEST.ENABLE", False)
     with open(tmp_path / "killed.log", "w") as log:
-        process = subprocess.Popen(run_net_command(data_dir, out, *opts), stdout=log,
+        process = subprocess.Popen(run_net_command(tiny_ssv2, out, *opts), stdout=log,
                                    stderr=subprocess.STDOUT, cwd=REPO, env=plugin_loop_env())
     try:
         deadline = time.monotonic() + 300
@@ -130,7 +125,7 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes_at_the_last_iteration_s
     iteration = int(match.group(2))
     saved = {name: (checkpoints / name).read_bytes() for name in before[:1]}
 
-    result = run_net(data_dir, out, *opts)
+    result = run_net(tiny_ssv2, out, *opts)
     assert result.returncode == 0, tail(result)
     assert "Resuming from {} at epoch 2, iteration {}".format(last_before, iteration + 1) in result.output
     assert checkpoint_files(out) == [
@@ -146,14 +141,14 @@ def test_sigkill_mid_epoch_keeps_checkpoints_and_resumes_at_the_last_iteration_s
 # 2. A non-finite loss.
 
 def test_non_finite_loss_stops_and_names_the_last_good_checkpoint(
-        data_dir, trained_run, tmp_path):
+        tiny_ssv2, trained_run, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(trained_run, out)
     good = out / "checkpoints" / "checkpoint_epoch_00001.pyth"
     good_bytes = good.read_bytes()
     # From scratch, this learning rate gives a NaN loss at the 2nd iteration
     # of epoch 1; resuming, at the 2nd iteration of epoch 2.
-    result = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 3, "TRAIN.CHECKPOINT_PERIOD", 1,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 3, "TRAIN.CHECKPOINT_PERIOD", 1,
                      "SOLVER.BASE_LR", 1e12, "SOLVER.WARMUP_START_LR", 1e12,
                      "TEST.ENABLE", False)
     assert result.returncode != 0, tail(result)
@@ -169,8 +164,8 @@ def test_non_finite_loss_stops_and_names_the_last_good_checkpoint(
 
 # 3. Damaged and missing videos.
 
-def test_damaged_training_videos_are_logged_and_replaced(data_dir, tmp_path):
-    data = copy_data(data_dir, tmp_path)
+def test_damaged_training_videos_are_logged_and_replaced(tiny_ssv2, tmp_path):
+    data = copy_data(tiny_ssv2, tmp_path)
     videos = data / "videos"
     ids = [entry["id"] for entry in json.loads((data / TRAIN_JSON).read_text())]
     empty, garbage, truncated, missing = [videos / (i + ".webm") for i in ids[:4]]
@@ -192,8 +187,8 @@ def test_damaged_training_videos_are_logged_and_replaced(data_dir, tmp_path):
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]
 
 
-def test_unreadable_test_video_is_left_out_of_the_accuracy(data_dir, tmp_path):
-    data = copy_data(data_dir, tmp_path)
+def test_unreadable_test_video_is_left_out_of_the_accuracy(tiny_ssv2, tmp_path):
+    data = copy_data(tiny_ssv2, tmp_path)
     entries = json.loads((data / VAL_JSON).read_text())
     broken = data / "videos" / (entries[3]["id"] + ".webm")
     broken.write_bytes(b"")
@@ -213,8 +208,8 @@ def test_unreadable_test_video_is_left_out_of_the_accuracy(data_dir, tmp_path):
 
 # 4-5. Bad annotation files.
 
-def test_template_missing_from_labels_names_the_video(data_dir, tmp_path):
-    data = copy_data(data_dir, tmp_path)
+def test_template_missing_from_labels_names_the_video(tiny_ssv2, tmp_path):
+    data = copy_data(tiny_ssv2, tmp_path)
     entries = json.loads((data / TRAIN_JSON).read_text())
     entries[2]["template"] = "Juggling [something]"
     (data / TRAIN_JSON).write_text(json.dumps(entries))
@@ -227,8 +222,8 @@ def test_template_missing_from_labels_names_the_video(data_dir, tmp_path):
     assert "Juggling [something]" in message, message
 
 
-def test_empty_training_split_names_the_file(data_dir, tmp_path):
-    data = copy_data(data_dir, tmp_path)
+def test_empty_training_split_names_the_file(tiny_ssv2, tmp_path):
+    data = copy_data(tiny_ssv2, tmp_path)
     (data / TRAIN_JSON).write_text("[]")
 
     out = tmp_path / "run"
@@ -248,9 +243,9 @@ def test_empty_training_split_names_the_file(data_dir, tmp_path):
     (("TRAIN.CHECKPOINT_FILE_PATH", "SLOWFAST_8x8_R50.pkl"),
      ["TRAIN.CHECKPOINT_FILE_PATH", "SLOWFAST_8x8_R50.pkl", "''"]),
 ], ids=["unknown-key", "nonlocal-location", "num-groups", "block", "missing-checkpoint"])
-def test_config_error_fails_before_training_and_names_the_key(data_dir, tmp_path, opts, expected):
+def test_config_error_fails_before_training_and_names_the_key(tiny_ssv2, tmp_path, opts, expected):
     out = tmp_path / "run"
-    result = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False, *opts)
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False, *opts)
     assert_failed_before_training(result, out)
     message = error_message(result)
     for text in expected:
@@ -260,17 +255,17 @@ def test_config_error_fails_before_training_and_names_the_key(data_dir, tmp_path
 # 7. A checkpoint of another clip length.
 
 def test_checkpoint_of_another_clip_length_is_refused_or_interpolated(
-        data_dir, trained_run, tmp_path):
+        tiny_ssv2, trained_run, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(trained_run, out)
     checkpoint = out / "checkpoints" / "checkpoint_epoch_00001.pyth"
-    refused = run_net(data_dir, out, "DATA.NUM_FRAMES", 16, "TRAIN.ENABLE", False)
+    refused = run_net(tiny_ssv2, out, "DATA.NUM_FRAMES", 16, "TRAIN.ENABLE", False)
     assert refused.returncode != 0, tail(refused)
     message = error_message(refused)
     assert re.search(r"\b8\b", message) and re.search(r"\b16\b", message), message
     assert json_stats(out, "test_final") == []
 
-    adapted = run_net(data_dir, out, "DATA.NUM_FRAMES", 16, "TRAIN.ENABLE", False,
+    adapted = run_net(tiny_ssv2, out, "DATA.NUM_FRAMES", 16, "TRAIN.ENABLE", False,
                       "GTA.TEMPORAL_ADAPT", "interpolate")
     assert adapted.returncode == 0, tail(adapted)
     assert str(checkpoint) in adapted.output

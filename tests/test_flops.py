@@ -25,26 +25,27 @@ def count_flops(configs):
 
 
 @pytest.fixture(scope="module")
-def table():
-    rows = count_flops(["SSv2/" + name for name in CONFIGS])
-    return {name.split("/")[1]: row for name, row in rows.items()}
+def counted():
+    """One tools/count_flops.py run over Table 1's SSv2 configs, Kinetics
+    C2D + NL and + GTA (Table 5) and SSv2 TSM (against C2D)."""
+    return count_flops(["SSv2/" + name for name in CONFIGS] + [
+        "Kinetics/C2D_NLN_8x8_R50", "Kinetics/C2D_GTA_8x8_R50", "SSv2/TSM_8x1_R50"])
 
 
-@pytest.fixture(scope="module")
-def table5():
-    """The command of issue 10: Kinetics C2D + NL and + GTA, SSv2 TSM and C2D."""
-    return count_flops(["Kinetics/C2D_NLN_8x8_R50", "Kinetics/C2D_GTA_8x8_R50",
-                        "SSv2/TSM_8x1_R50", "SSv2/C2D_8x1_R50"])
+@pytest.fixture
+def table(counted):
+    """Table 1's rows by config name."""
+    return {name: counted["SSv2/" + name] for name in CONFIGS}
 
 
-def test_kinetics_c2d_matches_table5_within_five_percent(table5):
+def test_kinetics_c2d_matches_table5_within_five_percent(counted):
     # Table 5: C2D-R50 + NL 77 and + GTA 62 GFLOPs per view (256 x 256).
-    assert table5["Kinetics/C2D_NLN_8x8_R50"]["gflops"] == pytest.approx(77, rel=0.05)
-    assert table5["Kinetics/C2D_GTA_8x8_R50"]["gflops"] == pytest.approx(62, rel=0.05)
+    assert counted["Kinetics/C2D_NLN_8x8_R50"]["gflops"] == pytest.approx(77, rel=0.05)
+    assert counted["Kinetics/C2D_GTA_8x8_R50"]["gflops"] == pytest.approx(62, rel=0.05)
 
 
-def test_tsm_rows_equal_c2d_rows(table5):
-    tsm, c2d = table5["SSv2/TSM_8x1_R50"], table5["SSv2/C2D_8x1_R50"]
+def test_tsm_rows_equal_c2d_rows(counted):
+    tsm, c2d = counted["SSv2/TSM_8x1_R50"], counted["SSv2/C2D_8x1_R50"]
     assert (tsm["gflops"], tsm["params_m"]) == (c2d["gflops"], c2d["params_m"])
 
 
@@ -67,6 +68,7 @@ def test_dnl_within_five_percent_of_table1(table):
 
 
 def test_nl_counts_pyslowfast_nonlocal(table):
-    # PySlowFast pools before phi/g: 55.1 GFLOPs, 31.22 M (DESIGN.md).
+    # PySlowFast's NL pools before phi and g (NONLOCAL.POOL), so it counts
+    # 55.1 GFLOPs and 31.22 M parameters here, not Table 1's NL figures.
     assert table["C2D_NLN_8x1_R50"]["gflops"] == pytest.approx(55.1, rel=0.01)
     assert table["C2D_NLN_8x1_R50"]["params_m"] == pytest.approx(31.22, rel=0.005)

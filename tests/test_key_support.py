@@ -16,7 +16,7 @@ from gta_slowfast.engine.key_support import HONOURED, NO_EFFECT, REFUSED
 from gta_slowfast.models import build_model
 
 from conftest import CONFIGS, REPO, small_cfg
-from pipeline import make_tiny_dataset, run_net
+from pipeline import run_net
 
 main_only = pytest.mark.skipif(
     compat.GENERATION != "main", reason="the key exists on GitHub-main PySlowFast only"
@@ -280,9 +280,9 @@ def test_keys_pyslowfasts_model_optimizer_and_schedule_read_are_never_of_no_effe
 
 
 @main_only
-def test_run_net_in_the_plugins_loop_refuses_multigrid_before_any_work(tmp_path):
-    data = make_tiny_dataset(tmp_path / "data")
-    result = run_net(data, tmp_path / "out", "MULTIGRID.LONG_CYCLE", "True", "SOLVER.MAX_EPOCH", "1")
+def test_run_net_in_the_plugins_loop_refuses_multigrid_before_any_work(tiny_ssv2, tmp_path):
+    result = run_net(tiny_ssv2, tmp_path / "out", "MULTIGRID.LONG_CYCLE", "True",
+                     "SOLVER.MAX_EPOCH", "1")
     assert result.returncode != 0
     assert "MULTIGRID.LONG_CYCLE = True" in result.output and "GTA.LOOP pyslowfast" in result.output
     assert not (tmp_path / "out").exists()

@@ -9,14 +9,12 @@ import torch
 import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.flop_count import clip_inputs
-from gta_slowfast.models import BlockSpec, DecoupledAttentionBlock
+from gta_slowfast.blocks import DecoupledAttentionBlock
 from gta_slowfast.models.video_models import inserted_blocks
 
-from conftest import randomize_norms, small_cfg
-from pipeline import json_stats, make_tiny_dataset, run_net
+from conftest import TABLE3_ROWS, randomize_norms, small_cfg
+from pipeline import json_stats, run_net
 
-TABLE3_ROWS = ["SA", "TA", "TAPE", "PIXEL_GTA", "REGION_GTA", "SA+TA", "SA+TAPE",
-               "SA+PIXEL_GTA", "SA+REGION_GTA", "SA+PIXEL_GTA+REGION_GTA"]
 TABLE4_GROUPS = [1, 2, 4, 16]
 BLOCK_CASES = [("NL", 8)] + [(row, 8) for row in TABLE3_ROWS] + [("GTA", g) for g in TABLE4_GROUPS]
 
@@ -41,7 +39,7 @@ def relative_error(value, reference):
 def build_block(row, groups):
     if row == "NL":
         return compat.Nonlocal(64, 32, [1, 2, 2], instantiation="softmax")
-    return DecoupledAttentionBlock(64, 8, BlockSpec.parse(row), num_groups=groups,
+    return DecoupledAttentionBlock(64, 8, row, num_groups=groups,
                                    pool_size=[1, 2, 2])
 
 
@@ -107,7 +105,7 @@ def test_model_under_bf16_autocast(config, frames):
 
 @pytest.mark.parametrize("row", TABLE3_ROWS)
 def test_double_backward_through_every_block(row):
-    block = DecoupledAttentionBlock(8, 4, BlockSpec.parse(row), num_groups=2,
+    block = DecoupledAttentionBlock(8, 4, row, num_groups=2,
                                     pool_size=[1, 2, 2])
     block = randomize_norms(block).double().eval()
     x = torch.randn(1, 8, 4, 4, 4, dtype=torch.float64, requires_grad=True)
@@ -115,10 +113,9 @@ def test_double_backward_through_every_block(row):
     assert torch.autograd.gradgradcheck(block, (x,), fast_mode=True)
 
 
-def test_plugin_loop_trains_with_mixed_precision(tmp_path):
-    data = make_tiny_dataset(tmp_path / "data")
+def test_plugin_loop_trains_with_mixed_precision(tiny_ssv2, tmp_path):
     out = tmp_path / "run"
-    result = run_net(data, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
                      "TRAIN.MIXED_PRECISION", True)
     assert result.returncode == 0, result.output[-3000:]
     assert "Mixed precision (TRAIN.MIXED_PRECISION): bf16 autocast on the CPU" in result.output

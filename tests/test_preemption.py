@@ -17,7 +17,7 @@ from gta_slowfast.engine import checkpoint
 from gta_slowfast.engine.preemption import EXIT_PREEMPTED
 
 from conftest import REPO
-from pipeline import json_stats, make_tiny_dataset, plugin_loop_env, run_net, run_net_command
+from pipeline import json_stats, plugin_loop_env, run_net, run_net_command
 
 # 16 training videos in batches of 2: 8 iterations an epoch.
 OPTS = ("SOLVER.MAX_EPOCH", 2, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD", 1,
@@ -25,15 +25,10 @@ OPTS = ("SOLVER.MAX_EPOCH", 2, "TRAIN.BATCH_SIZE", 2, "TRAIN.CHECKPOINT_PERIOD",
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(data_dir, tmp_path_factory):
+def uninterrupted(tiny_ssv2, tmp_path_factory):
     """OUTPUT_DIR of the run the interrupted ones must end like."""
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
-    result = run_net(data_dir, out, *OPTS)
+    result = run_net(tiny_ssv2, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
     return out
 
@@ -51,11 +46,11 @@ def assert_same_parameters(output_dir, reference_dir):
 
 
 def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninterrupted_run(
-        data_dir, uninterrupted, tmp_path):
+        tiny_ssv2, uninterrupted, tmp_path):
     out = tmp_path / "run"
     log_path = tmp_path / "preempted.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(run_net_command(data_dir, out, *OPTS), stdout=log,
+        process = subprocess.Popen(run_net_command(tiny_ssv2, out, *OPTS), stdout=log,
                                    stderr=subprocess.STDOUT, cwd=REPO, env=plugin_loop_env())
     try:
         deadline = time.monotonic() + 300
@@ -78,7 +73,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
     saved = torch.load(mid_epoch, weights_only=False)
     assert (saved["epoch"], saved["iteration"]) == (0, done)  # PySlowFast's "epoch": the last completed
 
-    result = run_net(data_dir, out, *OPTS)
+    result = run_net(tiny_ssv2, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
     assert "Resuming from {} at epoch 2, iteration {}".format(mid_epoch, done + 1) in result.output
     resumed = [row["iter"] for row in json_stats(out, "train_iter_") if row["epoch"] == "2/2"]
@@ -89,7 +84,7 @@ def test_sigterm_mid_epoch_resumes_at_the_next_iteration_and_ends_like_an_uninte
 
 
 def test_damaged_newest_checkpoint_is_skipped_kept_and_resumed_before(
-        data_dir, uninterrupted, tmp_path):
+        tiny_ssv2, uninterrupted, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(uninterrupted, out)
     folder = out / "checkpoints"
@@ -97,7 +92,7 @@ def test_damaged_newest_checkpoint_is_skipped_kept_and_resumed_before(
     damaged = newest.read_bytes()[: newest.stat().st_size // 2]  # a failing disk's copy
     newest.write_bytes(damaged)
 
-    result = run_net(data_dir, out, *OPTS)
+    result = run_net(tiny_ssv2, out, *OPTS)
     assert result.returncode == 0, result.output[-3000:]
     kept = folder / checkpoint.DAMAGED_DIR / newest.name
     warnings = [line for line in result.output.splitlines() if "[WARNING]" in line]

@@ -22,7 +22,6 @@ data sets here have at least 5 classes.
 
 import glob
 import importlib
-import json
 import os
 import pathlib
 import pickle
@@ -37,13 +36,15 @@ import torch
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.datasets.synthetic import generate_dataset
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
+from gta_slowfast.engine import pyslowfast_tools
 from gta_slowfast.engine.checkpoint import save_checkpoint
 from gta_slowfast.models import DecoupledAttentionBlock
 from gta_slowfast.models.video_models import inserted_blocks
 
 from conftest import CONFIGS, REPO
-from pipeline import plugin_loop_env, run_command
+from pipeline import (json_records, net_command, plugin_loop_env, run_command, run_config,
+                      run_opts)
 from test_checkpoint import torchvision_resnet50_state
 from video_files import write_kinetics_sample, write_ssv2_frames_sample
 
@@ -59,9 +60,9 @@ def clone_files(clone):
 
 
 MAIN = compat.GENERATION == "main"
-CLONE = pathlib.Path(compat._clone_root()) if MAIN else None
+CLONE = pathlib.Path(pyslowfast_tools.clone_root()) if MAIN else None
 CLONE_BEFORE_TOOLS = clone_files(CLONE) if MAIN else None
-TOOLS = compat.find_pyslowfast_tools() if MAIN else None
+TOOLS = pyslowfast_tools.find_pyslowfast_tools() if MAIN else None
 with_tools = pytest.mark.skipif(
     TOOLS is None or not TOOLS.available,
     reason="needs GitHub-main PySlowFast's importable tools ({})".format(
@@ -69,11 +70,11 @@ with_tools = pytest.mark.skipif(
 )
 # SlowFast since Aug 2024 (HEAD) imports its own ava_evaluation under Meta's
 # internal name.
-META_IMPORTS = MAIN and compat.AVA_EVALUATION_ALIAS in (
+META_IMPORTS = MAIN and pyslowfast_tools.AVA_EVALUATION_ALIAS in (
     CLONE / "slowfast" / "utils" / "ava_eval_helper.py").read_text()
 once_at_head = pytest.mark.skipif(
     not META_IMPORTS, reason="runs at SlowFast HEAD only: its tools, loader and meters differ "
-    "from bac7b67's only in formatting (see DESIGN.md)")
+    "from bac7b67's only in formatting")
 
 SSV2_C2D = "SSv2/C2D_GTA_8x1_R50.yaml"
 SSV2_SLOWFAST = "SSv2/SLOWFAST_GTA_16x8_R50.yaml"
@@ -106,14 +107,12 @@ def kinetics(tmp_path_factory):
     return write_kinetics_sample(tmp_path_factory.mktemp("kinetics"), num_classes=5, per_class=2)
 
 
-def tiny_opts(output_dir, num_classes, *opts):
-    """Shrinks a repo config to a one-epoch CPU run; KEY VALUE strings."""
-    return [str(o) for o in [
-        "NUM_GPUS", 0, "OUTPUT_DIR", output_dir, "MODEL.NUM_CLASSES", num_classes,
-        "RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 32, "DATA.TEST_CROP_SIZE", 32,
-        "DATA.TRAIN_JITTER_SCALES", "[40, 48]", "TRAIN.BATCH_SIZE", 4, "TEST.BATCH_SIZE", 4,
-        "DATA_LOADER.NUM_WORKERS", 0, "SOLVER.MAX_EPOCH", 1, "LOG_PERIOD", 1,
-        "BN.USE_PRECISE_STATS", False, "TRAIN.CHECKPOINT_FILE_PATH", "", "LOG_MODEL_INFO", False,
+def cpu_opts(output_dir, num_classes, *opts):
+    """``run_opts`` for a one-epoch CPU run of any repo config, 8 channels
+    per group, then ``opts``; KEY VALUE strings."""
+    return [str(o) for o in run_opts(output_dir, num_classes) + [
+        "NUM_GPUS", 0, "RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_JITTER_SCALES", "[40, 48]",
+        "SOLVER.MAX_EPOCH", 1, "BN.USE_PRECISE_STATS", False, "TRAIN.CHECKPOINT_FILE_PATH", "",
     ] + list(opts)]
 
 
@@ -128,21 +127,6 @@ def data_opts(dataset, data_dir):
     return ["DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir / "videos"]
 
 
-def net_command(config, opts):
-    """The tools/run_net.py command line for ``config`` (relative to
-    configs/) and --opts ``opts``."""
-    return [sys.executable, str(REPO / "tools" / "run_net.py"),
-            "--cfg", str(REPO / "configs" / config), "--opts"] + [str(o) for o in opts]
-
-
-def run_net(config, opts, env=None):
-    """tools/run_net.py with ``config`` (relative to configs/); asserts it
-    exits 0 and returns its output."""
-    result = run_command(net_command(config, opts), env)
-    assert result.returncode == 0, result.output[-4000:]
-    return result.output
-
-
 def first_log_line(output_dir):
     """The first line a job logged to OUTPUT_DIR/stdout.log."""
     with open(os.path.join(output_dir, "stdout.log")) as stream:
@@ -152,7 +136,7 @@ def first_log_line(output_dir):
 def env_importing(clone, *first, **variables):
     """The environment with ``clone`` on PYTHONPATH instead of the clone
     this process imports, after the folders ``first``; ``variables`` set."""
-    original = os.path.realpath(compat._clone_root())
+    original = os.path.realpath(pyslowfast_tools.clone_root())
     path = [str(clone)] + [str(folder) for folder in first] + [
         entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
         if entry and os.path.realpath(entry) != original]
@@ -167,13 +151,6 @@ def clone_without_tools(tmp_path):
     clone = tmp_path / "SlowFast"
     shutil.copytree(CLONE, clone, ignore=shutil.ignore_patterns("__pycache__", "ava_evaluation"))
     return clone, env_importing(clone, PYSLOWFAST_ROOT=str(clone))
-
-
-def json_stats(output, key, value):
-    """The ``json_stats: {...}`` log lines whose ``key`` is ``value``."""
-    rows = [json.loads(line.partition("json_stats: ")[2])
-            for line in output.splitlines() if "json_stats: " in line]
-    return [row for row in rows if row.get(key) == value]
 
 
 def saved_state(output_dir, epoch=1):
@@ -214,28 +191,28 @@ def test_config_lists_the_2d_arch_as_single_pathway():
 def test_pyslowfast_tools_train_and_test(config, dataset, ssv2_videos, ssv2_frames, tmp_path):
     data = ssv2_videos if dataset == "gta_ssv2" else ssv2_frames
     frames = ["DATA.NUM_FRAMES", 16] if config == SSV2_SLOWFAST else []
-    output = run_net(config, tiny_opts(tmp_path, 6, "TENSORBOARD.ENABLE", True, *frames)
-                     + data_opts(dataset, data))
+    output = run_config(config, cpu_opts(tmp_path, 6, "TENSORBOARD.ENABLE", True, *frames)
+                        + data_opts(dataset, data))
     assert first_log_line(tmp_path).endswith(
         "{} (GTA.LOOP auto): GitHub-main PySlowFast's tools are in {}.\n".format(
             TOOLS_LINE, CLONE / "tools"))
     assert output.count(ALIAS_LINE) == (1 if META_IMPORTS else 0)
     assert "Start epoch: 1" in output
-    (final,) = json_stats(output, "split", "test_final")
+    (final,) = json_records(output, "test_final")
     assert 0 <= float(final["top1_acc"]) <= 100
-    assert any(name.endswith("pixel_mixing.weight") for name in saved_state(tmp_path)["model_state"])
+    assert any(name.endswith("terms.PIXEL_GTA.mixing.weight") for name in saved_state(tmp_path)["model_state"])
     assert glob.glob(str(tmp_path / "runs-*" / "events.out.tfevents.*"))
 
 
 @once_at_head
 @with_tools
 def test_pyslowfast_tools_multi_view_test_of_kinetics(kinetics, tmp_path):
-    output = run_net(KINETICS_C2D, tiny_opts(
+    output = run_config(KINETICS_C2D, cpu_opts(
         tmp_path, 5, "DATA.NUM_FRAMES", 8, "DATA.SAMPLING_RATE", 2,
         "TEST.NUM_ENSEMBLE_VIEWS", 2, "TEST.NUM_SPATIAL_CROPS", 3) + data_opts("gta_kinetics", kinetics))
     assert TOOLS_LINE in output
     assert "Finalized testing with 2 temporal clips and 3 spatial crops" in output
-    assert len(json_stats(output, "split", "test_final")) == 1
+    assert len(json_records(output, "test_final")) == 1
 
 
 @once_at_head
@@ -245,7 +222,7 @@ def test_pyslowfast_tools_start_from_imagenet_weights(ssv2_videos, tmp_path):
     path = tmp_path / "resnet50_imagenet.pth"
     torch.save(imagenet, path)
     out = tmp_path / "run"
-    output = run_net(SSV2_C2D, tiny_opts(
+    output = run_config(SSV2_C2D, cpu_opts(
         out, 6, "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
         "SOLVER.WARMUP_START_LR", 0.0, "TEST.ENABLE", False) + data_opts("gta_ssv2", ssv2_videos))
     assert "is a torchvision-style ResNet: converting" in output
@@ -259,7 +236,7 @@ def nl_checkpoint(directory, num_classes):
     C2D + NL model, with every norm moved off its initial value."""
     cfg = gta_slowfast.load_config(
         str(REPO / "configs" / "SSv2" / "C2D_NLN_8x1_R50.yaml"),
-        tiny_opts(directory, num_classes))
+        cpu_opts(directory, num_classes))
     model = gta_slowfast.build_model(cfg)
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm3d):
@@ -273,7 +250,7 @@ def nl_checkpoint(directory, num_classes):
 def test_pyslowfast_tools_fine_tune_an_nl_checkpoint_into_gta(ssv2_videos, tmp_path):
     path, nl_state = nl_checkpoint(tmp_path / "nl", 6)
     out = tmp_path / "run"
-    output = run_net(SSV2_C2D, tiny_opts(
+    output = run_config(SSV2_C2D, cpu_opts(
         out, 6, "TRAIN.CHECKPOINT_FILE_PATH", path, "SOLVER.BASE_LR", 0.0,
         "SOLVER.WARMUP_START_LR", 0.0, "TEST.ENABLE", False) + data_opts("gta_ssv2", ssv2_videos))
     assert "starts from its initialisation: the weights loaded hold another block type" in output
@@ -286,26 +263,26 @@ def test_pyslowfast_tools_fine_tune_an_nl_checkpoint_into_gta(ssv2_videos, tmp_p
 
 @once_at_head
 @with_tools
-@pytest.mark.parametrize("adapt", ["none", "interpolate"])
+@pytest.mark.parametrize("adapt", ["error", "interpolate"])
 def test_pyslowfast_tools_load_gta_matrices_of_another_clip_length(adapt, ssv2_videos, tmp_path):
-    cfg = gta_slowfast.load_config(str(REPO / "configs" / SSV2_C2D), tiny_opts(tmp_path, 6))
+    cfg = gta_slowfast.load_config(str(REPO / "configs" / SSV2_C2D), cpu_opts(tmp_path, 6))
     model = gta_slowfast.build_model(cfg)
     path = save_checkpoint(str(tmp_path / "eight"), model, torch.optim.SGD(model.parameters(), lr=0.1),
                            0, cfg)
-    opts = tiny_opts(tmp_path / "run", 6, "TRAIN.ENABLE", False, "TEST.CHECKPOINT_FILE_PATH", path,
+    opts = cpu_opts(tmp_path / "run", 6, "TRAIN.ENABLE", False, "TEST.CHECKPOINT_FILE_PATH", path,
                      "DATA.NUM_FRAMES", 16, "GTA.TEMPORAL_ADAPT", adapt)
     result = run_command(net_command(SSV2_C2D, opts + data_opts("gta_ssv2", ssv2_videos)))
-    if adapt == "none":
+    if adapt == "error":
         assert result.returncode != 0
         assert re.search(r"T=8 frames but this model is built for T=16", result.output)
         return
     assert result.returncode == 0, result.output[-4000:]
     converted = torch.load(tmp_path / "run" / "converted_weights" / "checkpoint_epoch_00001.pyth")
-    name = "s3.pathway0_nonlocal1.pixel_mixing.weight"
+    name = "s3.pathway0_nonlocal1.terms.PIXEL_GTA.mixing.weight"
     assert converted["model_state"][name].shape[-2:] == (16, 16)
     assert torch.allclose(converted["model_state"][name][..., 0, 0],
                           model.state_dict()[name][..., 0, 0] / 2)
-    assert len(json_stats(result.output, "split", "test_final")) == 1
+    assert len(json_records(result.output, "test_final")) == 1
 
 
 @with_tools
@@ -323,16 +300,16 @@ def test_tools_import_leaves_no_vision_module_and_the_clone_unchanged():
 
 
 def test_ava_evaluation_alias_only_where_no_vision_package_imports(tmp_path, monkeypatch):
-    with compat._ava_evaluation_alias(str(CLONE)) as notes:
-        fields = importlib.import_module(compat.AVA_EVALUATION_ALIAS + ".standard_fields")
+    with pyslowfast_tools.ava_evaluation_alias(str(CLONE)) as notes:
+        fields = importlib.import_module(pyslowfast_tools.AVA_EVALUATION_ALIAS + ".standard_fields")
     assert pathlib.Path(fields.__file__) == CLONE / "ava_evaluation" / "standard_fields.py"
     assert len(notes) == 1 and "vision" not in sys.modules
     (tmp_path / "vision").mkdir()
     (tmp_path / "vision" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with compat._ava_evaluation_alias(str(CLONE)) as notes:
+    with pyslowfast_tools.ava_evaluation_alias(str(CLONE)) as notes:
         with pytest.raises(ModuleNotFoundError, match="vision.fair"):
-            importlib.import_module(compat.AVA_EVALUATION_ALIAS)
+            importlib.import_module(pyslowfast_tools.AVA_EVALUATION_ALIAS)
     assert notes == [] and "vision" in sys.modules
     del sys.modules["vision"]
 
@@ -343,8 +320,8 @@ def test_tools_functions_load_themselves_in_a_spawned_process():
     """launch_job's processes (NUM_GPUS > 1, NUM_SHARDS > 1) get the tools'
     functions pickled, and import them anew."""
     script = ("import pickle, sys; tool = pickle.loads(sys.stdin.buffer.read()); "
-              "from gta_slowfast import compat; "
-              "module, notes = compat._tool_module(tool.tools_dir, tool.module); "
+              "from gta_slowfast.engine import pyslowfast_tools; "
+              "module, notes = pyslowfast_tools.tool_module(tool.tools_dir, tool.module); "
               "print(getattr(module, tool.function).__qualname__, len(notes))")
     result = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(TOOLS.train),
                             capture_output=True, cwd=REPO, timeout=300)
@@ -355,18 +332,18 @@ def test_tools_functions_load_themselves_in_a_spawned_process():
 @once_at_head
 @with_tools
 def test_loop_plugin_runs_the_plugins_loop_where_the_tools_import(ssv2_videos, tmp_path):
-    output = run_net(SSV2_C2D, tiny_opts(tmp_path, 6, "GTA.LOOP", "plugin")
-                     + data_opts("gta_ssv2", ssv2_videos))
+    output = run_config(SSV2_C2D, cpu_opts(tmp_path, 6, "GTA.LOOP", "plugin")
+                        + data_opts("gta_ssv2", ssv2_videos))
     assert first_log_line(tmp_path).endswith(
         PLUGIN_LINE + " (GTA.LOOP plugin): chosen in the config.\n")
     assert ALIAS_LINE not in output
-    assert len(json_stats(output, "_type", "test_final")) == 1
+    assert len(json_records(output, "test_final")) == 1
 
 
 @with_tools
 def test_pyslowfast_root_empty_selects_the_plugin_loop(tmp_path):
-    run_net(SSV2_C2D, tiny_opts(tmp_path, 6, "TRAIN.ENABLE", False, "TEST.ENABLE", False),
-            env=plugin_loop_env())
+    run_config(SSV2_C2D, cpu_opts(tmp_path, 6, "TRAIN.ENABLE", False, "TEST.ENABLE", False),
+               env=plugin_loop_env())
     assert first_log_line(tmp_path).endswith(
         PLUGIN_LINE + " (GTA.LOOP auto): PYSLOWFAST_ROOT is set empty.\n")
 
@@ -375,7 +352,7 @@ def test_without_importable_tools_run_net_uses_the_plugin_loop(
         clone_without_tools, ssv2_videos, tmp_path):
     clone, env = clone_without_tools
     out = tmp_path / "run"
-    output = run_net(SSV2_C2D, tiny_opts(out, 6) + data_opts("gta_ssv2", ssv2_videos), env=env)
+    output = run_config(SSV2_C2D, cpu_opts(out, 6) + data_opts("gta_ssv2", ssv2_videos), env=env)
     line = first_log_line(out)
     assert "{} (GTA.LOOP auto): PySlowFast's tools in {} cannot be imported (".format(
         PLUGIN_LINE, clone / "tools") in line
@@ -390,7 +367,7 @@ def test_loop_pyslowfast_without_importable_tools_stops_before_any_work(
         clone_without_tools, tmp_path):
     clone, env = clone_without_tools
     out = tmp_path / "run"
-    result = run_command(net_command(SSV2_C2D, tiny_opts(out, 6, "GTA.LOOP", "pyslowfast")), env)
+    result = run_command(net_command(SSV2_C2D, cpu_opts(out, 6, "GTA.LOOP", "pyslowfast")), env)
     assert result.returncode != 0
     assert ("RuntimeError: GTA.LOOP pyslowfast: PySlowFast's tools/train_net.py and test_net.py "
             "cannot be used, as PySlowFast's tools in {} cannot be imported (".format(clone / "tools")
@@ -399,10 +376,10 @@ def test_loop_pyslowfast_without_importable_tools_stops_before_any_work(
 
 
 def test_plugin_loop_with_pyslowfast_ssv2_dataset(ssv2_frames, tmp_path):
-    output = run_net(SSV2_C2D, tiny_opts(tmp_path, 6) + data_opts("ssv2", ssv2_frames),
-                     env=plugin_loop_env())
+    output = run_config(SSV2_C2D, cpu_opts(tmp_path, 6) + data_opts("ssv2", ssv2_frames),
+                        env=plugin_loop_env())
     assert PLUGIN_LINE in output
-    final = [row for row in json_stats(output, "split", "test_final")]
+    final = [row for row in json_records(output, "test_final")]
     assert len(final) == 1 and final[0]["videos"] == len(FRAME_CLASSES)
 
 
@@ -452,9 +429,9 @@ def test_pyslowfast_own_run_net_with_the_plugin_as_readme_says(ssv2_videos, tmp_
     assert words[:2] == ["python", "SlowFast/tools/run_net.py"] and "--opts" in words
     config = words[words.index("--cfg") + 1].partition("gta_slowfast/")[2]
     command = [sys.executable, str(clone / "tools" / "run_net.py"), "--cfg", str(REPO / config),
-               "--opts"] + [str(o) for o in tiny_opts(tmp_path / "run", 6)
+               "--opts"] + [str(o) for o in cpu_opts(tmp_path / "run", 6)
                             + data_opts("gta_ssv2", ssv2_videos)]
     result = run_command(command, env)
     assert result.returncode == 0, result.output[-4000:]
-    assert len(json_stats(result.output, "split", "test_final")) == 1
+    assert len(json_records(result.output, "test_final")) == 1
     assert os.path.isfile(tmp_path / "run" / "checkpoints" / "checkpoint_epoch_00001.pyth")

@@ -1,44 +1,37 @@
 """End to end through tools/run_net.py on generated webm videos: train,
 checkpoint, resume, test, ensemble; and what run_job checks before any
-work (GTA.LOOP, PySlowFast's assert_and_infer_cfg)."""
+work (GTA.LOOP, PySlowFast's assert_and_infer_cfg); how PySlowFast's
+tools' functions are called."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 import gta_slowfast
 from gta_slowfast import compat
+from gta_slowfast.engine import pyslowfast_tools
 from gta_slowfast.engine import run as run_module
 from gta_slowfast.engine.test import test as plugin_test
 from gta_slowfast.engine.train import train as plugin_train
 
 from conftest import REPO
-from pipeline import CONFIG, json_stats, make_tiny_dataset, run_net as run
+from pipeline import CONFIG, json_stats, output_of, run_net
 
 main_only = pytest.mark.skipif(
     compat.GENERATION != "main",
     reason="pyslowfast {} has no assert_and_infer_cfg".format(compat.GENERATION))
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic_ssv2"))
-
-
-def run_net(data_dir, output_dir, *opts):
-    result = run(data_dir, output_dir, *opts)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.output
-
-
-def test_train_resume_test_ensemble(data_dir, tmp_path):
+def test_train_resume_test_ensemble(tiny_ssv2, tmp_path):
     out = tmp_path / "run"
     checkpoints = out / "checkpoints"
-    log = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False)
+    log = output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False))
     assert os.listdir(checkpoints) == ["checkpoint_epoch_00001.pyth"]
     iters = json_stats(out, "train_iter_")
     assert iters and {"loss", "lr", "eta", "dt", "dt_data", "dt_net", "grad_norm", "gpu_mem",
@@ -51,16 +44,16 @@ def test_train_resume_test_ensemble(data_dir, tmp_path):
         assert "Running the plugin's training and test loop (GTA.LOOP auto): " in stream.readline()
 
     first = (checkpoints / "checkpoint_epoch_00001.pyth").read_bytes()
-    log = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TEST.ENABLE", False)
+    # Resumes at epoch 2, then tests the last checkpoint with one view.
+    log = output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 2))
     assert "Resuming from" in log and "checkpoint_epoch_00001.pyth" in log
     assert sorted(os.listdir(checkpoints)) == [
         "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
     assert (checkpoints / "checkpoint_epoch_00001.pyth").read_bytes() == first
     assert [row["epoch"] for row in json_stats(out, "train_epoch")] == ["1/1", "2/2"]
 
-    run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False)
-    run_net(data_dir, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False,
-            "TEST.NUM_SPATIAL_CROPS", 3)
+    output_of(run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 2, "TRAIN.ENABLE", False,
+                      "TEST.NUM_SPATIAL_CROPS", 3))
     final = json_stats(out, "test_final")
     assert [row["views"] for row in final] == [1, 3]
     assert all(row["videos"] == 8 and 0 <= row["top1_acc"] <= 100 for row in final)
@@ -138,3 +131,40 @@ def test_assert_and_infer_cfg_refuses_before_any_work(tmp_path):
                                          r"cfg.NUM_GPUS == 0` does not hold"):
         run_module.run_job(job_config(out, "GTA.LOOP", "plugin", "NUM_GPUS", 3), "tcp://x:1")
     assert not out.exists()
+
+
+FAKE_TOOL = """import torch
+
+
+def train(cfg):
+    torch.cuda.synchronize()
+    return cfg, torch.cuda.synchronize
+
+
+def test(cfg):
+    raise RuntimeError("test failed")
+"""
+
+
+def test_cuda_synchronize_is_a_no_op_only_while_a_tool_runs(tmp_path, caplog):
+    """A tools file standing in for train_net.py: its function calls
+    torch.cuda.synchronize(), which raises without CUDA unless replaced;
+    torch's own function is back after a call, also one that raised."""
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "fake_net.py").write_text(FAKE_TOOL)
+    original = torch.cuda.synchronize
+    train = pyslowfast_tools.PySlowFastTool(str(tmp_path / "tools"), "fake_net", "train")
+    pyslowfast_tools.tool_module(train.tools_dir, train.module)
+    assert torch.cuda.synchronize is original  # importing the tools replaces nothing
+    with caplog.at_level(logging.INFO, logger=pyslowfast_tools.__name__):
+        cfg, during = train("the config")
+    assert cfg == "the config" and torch.cuda.synchronize is original
+    lines = [record.getMessage() for record in caplog.records]
+    if torch.cuda.is_available():
+        assert during is original and lines == []
+    else:
+        assert during is not original
+        assert len(lines) == 1 and lines[0].startswith("No CUDA: torch.cuda.synchronize")
+    with pytest.raises(RuntimeError, match="test failed"):
+        pyslowfast_tools.PySlowFastTool(str(tmp_path / "tools"), "fake_net", "test")(None)
+    assert torch.cuda.synchronize is original

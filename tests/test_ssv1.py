@@ -4,18 +4,15 @@ the SSv1 TSM+GTA config."""
 
 import logging
 import os
-import sys
 
 import numpy as np
 import pytest
-import torch
 
-import gta_slowfast
 from gta_slowfast.datasets.ssv1 import Gta_ssv1, numbered_frames, read_class_names, read_split
 from gta_slowfast.datasets.video_io import VideoReadError
-from conftest import REPO
-from pipeline import json_stats, plugin_loop_env, run_command
-from video_files import frame_indices_of, write_frame_images, write_ssv1_annotations
+from conftest import dataset_cfg
+from pipeline import json_stats, net_command, output_of, plugin_loop_env, run_command, run_opts
+from video_files import frame_indices_of, pixels, write_frame_images, write_ssv1_annotations
 
 CLASSES = [
     "Pushing something from left to right",
@@ -53,19 +50,8 @@ def ssv1(tmp_path_factory):
 
 
 def ssv1_cfg(data_dir, frames, *opts):
-    """The SSv1 2D config on ``data_dir``, 48-pixel crops, CPU."""
-    return gta_slowfast.load_config(
-        str(REPO / "configs" / "SSv1" / "C2D_8x1_R50.yaml"),
-        ["NUM_GPUS", 0, "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(frames),
-         "MODEL.NUM_CLASSES", 4, "DATA.TRAIN_CROP_SIZE", 48, "DATA.TEST_CROP_SIZE", 48,
-         "GTA.DATA.RESIZE", "[64, 80]"] + list(opts),
-    )
-
-
-def pixels(clip, cfg):
-    """A normalised (3, T, H, W) clip back as (T, H, W, 3) values in [0, 255]."""
-    mean, std = torch.tensor(cfg.DATA.MEAN), torch.tensor(cfg.DATA.STD)
-    return ((clip.permute(1, 2, 3, 0) * std + mean) * 255).numpy()
+    """The SSv1 2D config on the data set of ``ssv1``."""
+    return dataset_cfg("SSv1/C2D_8x1_R50.yaml", data_dir, frames, len(CLASSES), *opts)
 
 
 def test_labels_and_splits_as_the_official_csv_files(ssv1):
@@ -193,18 +179,11 @@ def test_run_net_trains_and_tests_ssv1_tsm_gta(tmp_path):
     validation = {str(200 + i): (12, i % 4) for i in range(4)}
     data_dir, frames = write_ssv1(tmp_path / "ssv1", train, validation, height=40, width=48)
     out = tmp_path / "run"
-    command = [
-        sys.executable, str(REPO / "tools" / "run_net.py"),
-        "--cfg", str(REPO / "configs" / "SSv1" / "TSM_GTA_8x1_R50.yaml"), "--opts",
-        "NUM_GPUS", "0", "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(frames),
-        "OUTPUT_DIR", str(out), "MODEL.NUM_CLASSES", "4", "RESNET.WIDTH_PER_GROUP", "8",
-        "GTA.DATA.RESIZE", "[40, 48]", "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32",
-        "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", "1",
-        "SOLVER.WARMUP_EPOCHS", "0.0", "DATA_LOADER.NUM_WORKERS", "0",
-        "DATA_LOADER.PIN_MEMORY", "False", "LOG_PERIOD", "1", "LOG_MODEL_INFO", "False",
-    ]
-    result = run_command(command, plugin_loop_env())
-    assert result.returncode == 0, result.output[-4000:]
+    output_of(run_command(net_command("SSv1/TSM_GTA_8x1_R50.yaml", run_opts(out, 4) + [
+        "NUM_GPUS", 0, "DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", frames,
+        "RESNET.WIDTH_PER_GROUP", 8, "GTA.DATA.RESIZE", "[40, 48]", "SOLVER.MAX_EPOCH", 1,
+        "SOLVER.WARMUP_EPOCHS", 0.0, "DATA_LOADER.PIN_MEMORY", False,
+    ]), plugin_loop_env()))
     assert [row["epoch"] for row in json_stats(out, "train_epoch")] == ["1/1"]
     assert json_stats(out, "train_iter_")[-1]["iter"] == "2/2"  # 8 videos, batch 4
     final = json_stats(out, "test_final")

@@ -5,18 +5,17 @@ import signal
 
 import pytest
 
-from pipeline import CONFIG, load_tool, make_tiny_dataset, tiny_opts
+from pipeline import CONFIG, load_tool, tiny_opts
 
 pytest.importorskip("submitit")
 
 
-def test_submitted_job_trains_as_shard_0_of_1(tmp_path, monkeypatch):
+def test_submitted_job_trains_as_shard_0_of_1(tiny_ssv2, tmp_path, monkeypatch):
     monkeypatch.setenv("PYSLOWFAST_ROOT", "")  # the plugin's loop on both generations
-    data = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
     job = load_tool("submit_slurm").main(
         ["--cfg", CONFIG, "--cluster", "debug", "--gpus-per-node", "0", "--opts"]
-        + tiny_opts(data, out) + ["SOLVER.MAX_EPOCH", "1"]
+        + tiny_opts(tiny_ssv2, out) + ["SOLVER.MAX_EPOCH", "1"]
     )
     job.result()
     assert os.listdir(out / "checkpoints") == ["checkpoint_epoch_00001.pyth"]

@@ -8,7 +8,7 @@ import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.flop_count import clip_inputs, count_gflops, count_params
 from gta_slowfast.models import DecoupledAttentionBlock
-from gta_slowfast.models.temporal_shift import TemporalShiftConv3d, temporal_shift
+from gta_slowfast.blocks import TemporalShiftConv3d, temporal_shift
 
 from conftest import randomize_norms, small_cfg
 
@@ -121,7 +121,8 @@ def test_attention_blocks_go_on_top_of_the_shift(config, blocks):
 @pytest.mark.parametrize(
     "opts, match",
     [(["GTA.TEMPORAL_SHIFT.STAGES", "[1, 3]"], r"GTA.TEMPORAL_SHIFT.STAGES.*\[1\]"),
-     (["GTA.TEMPORAL_SHIFT.FRACTION", "0.6"], "GTA.TEMPORAL_SHIFT.FRACTION 0.6"),
+     (["GTA.TEMPORAL_SHIFT.FRACTION", "0.6"],
+      r"GTA.TEMPORAL_SHIFT.FRACTION 0.6 is not in \(0, 0.5\]"),
      (["GTA.TEMPORAL_SHIFT.FRACTION", "0.01"], "moves no channel")],
 )
 def test_bad_shift_settings_name_the_key(opts, match):
@@ -130,6 +131,6 @@ def test_bad_shift_settings_name_the_key(opts, match):
 
 
 def test_shift_on_slowfast_is_an_error():
-    cfg = small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "GTA.TEMPORAL_SHIFT.ENABLE", True)
     with pytest.raises(ValueError, match="GTA.TEMPORAL_SHIFT.ENABLE.*single-pathway"):
-        gta_slowfast.build_model(cfg)
+        gta_slowfast.build_model(
+            small_cfg("SSv2/SLOWFAST_16x8_R50.yaml", "GTA.TEMPORAL_SHIFT.ENABLE", True))

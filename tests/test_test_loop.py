@@ -23,7 +23,7 @@ from gta_slowfast.engine import checkpoint, meters
 from gta_slowfast.engine import test as engine_test
 
 from conftest import small_cfg
-from pipeline import CONFIG, json_stats, make_tiny_dataset, tiny_opts
+from pipeline import CONFIG, json_stats, tiny_opts
 
 # SCORES[video][view]: the class probabilities of each view; two videos,
 # up to two clips (one crop). LABELS: each video's class.
@@ -86,7 +86,7 @@ def fake_pipeline(monkeypatch):
     return loaders
 
 
-def fake_cfg(output_dir, *opts):
+def fake_pipeline_cfg(output_dir, *opts):
     """The demo config, for the fake pipeline: 3 classes, 2 clips x 1 crop."""
     return gta_slowfast.load_config(CONFIG, [
         "NUM_GPUS", 0, "MODEL.NUM_CLASSES", 3, "OUTPUT_DIR", str(output_dir),
@@ -98,8 +98,8 @@ def fake_cfg(output_dir, *opts):
                                                     ("max", MAX_OF_2, 50.0)])
 def test_ensemble_method_and_saved_results_by_hand(fake_pipeline, tmp_path, method, expected,
                                                     top1):
-    cfg = fake_cfg(tmp_path, "DATA.ENSEMBLE_METHOD", method,
-                   "TEST.SAVE_RESULTS_PATH", "results/preds.pkl")
+    cfg = fake_pipeline_cfg(tmp_path, "DATA.ENSEMBLE_METHOD", method,
+                            "TEST.SAVE_RESULTS_PATH", "results/preds.pkl")
     (final,) = engine_test.test(cfg)
     assert final["split"] == "test_final" and final["top1_acc"] == pytest.approx(top1)
     assert json_stats(tmp_path, "test_final") == [pytest.approx(final)]
@@ -119,12 +119,12 @@ def test_ensemble_method_and_saved_results_by_hand(fake_pipeline, tmp_path, meth
 
 def test_unknown_ensemble_method_and_clip_count_are_refused_before_any_work(monkeypatch, tmp_path):
     monkeypatch.setattr(engine_test, "build_model", pytest.fail)
-    cfg = fake_cfg(tmp_path, "DATA.ENSEMBLE_METHOD", "mean")
+    cfg = fake_pipeline_cfg(tmp_path, "DATA.ENSEMBLE_METHOD", "mean")
     with pytest.raises(ValueError, match="DATA.ENSEMBLE_METHOD is 'mean'.*'sum'.*'max'"):
         engine_test.test(cfg)
     with pytest.raises(ValueError, match="DATA.ENSEMBLE_METHOD"):
         meters.TestMeter(2, 3, "mean")
-    cfg = fake_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [2, 0])
+    cfg = fake_pipeline_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [2, 0])
     with pytest.raises(ValueError, match=r"TEST.NUM_TEMPORAL_CLIPS holds 0"):
         engine_test.test(cfg)
 
@@ -141,7 +141,7 @@ def test_max_ignores_unreadable_views_and_scores_below_zero():
 
 
 def test_num_temporal_clips_tests_once_per_value(fake_pipeline, tmp_path):
-    cfg = fake_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [1, 2])
+    cfg = fake_pipeline_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [1, 2])
     finals = engine_test.test(cfg)
     assert fake_pipeline == [1, 2]
     # One clip: video 0 [0.45, 0.55, 0] -> class 1 (wrong), video 1 right.
@@ -154,12 +154,12 @@ def test_num_temporal_clips_tests_once_per_value(fake_pipeline, tmp_path):
 
 
 def test_empty_num_temporal_clips_is_one_run_of_num_ensemble_views(fake_pipeline, tmp_path):
-    engine_test.test(fake_cfg(tmp_path))
+    engine_test.test(fake_pipeline_cfg(tmp_path))
     assert fake_pipeline == [2]
 
 
 def test_json_stats_are_pyslowfast_test_records(fake_pipeline, tmp_path):
-    engine_test.test(fake_cfg(tmp_path))
+    engine_test.test(fake_pipeline_cfg(tmp_path))
     iters = json_stats(tmp_path, "test_iter")
     assert [row["cur_iter"] for row in iters] == ["1", "2"]  # 4 views, batch 3
     assert all({"split", "cur_iter", "eta", "time_diff"} <= set(row) for row in iters)
@@ -188,7 +188,7 @@ def test_tensorboard_writer_plots_the_video_predictions_and_closes(fake_pipeline
         return writers[-1]
 
     monkeypatch.setattr(compat, "tensorboard_writer", tensorboard_writer)
-    engine_test.test(fake_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [1, 2]))
+    engine_test.test(fake_pipeline_cfg(tmp_path, "TEST.NUM_TEMPORAL_CLIPS", [1, 2]))
     assert len(writers) == 2 and all(writer.closed for writer in writers)
     ((preds, labels),) = writers[1].plots
     assert torch.allclose(preds, torch.tensor(SUM_OF_2)) and labels.tolist() == LABELS
@@ -199,8 +199,8 @@ def test_tensorboard_writer_plots_the_video_predictions_and_closes(fake_pipeline
 def test_tensorboard_enable_writes_pyslowfast_confusion_matrix(fake_pipeline, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    engine_test.test(fake_cfg(tmp_path, "TENSORBOARD.ENABLE", True,
-                              "TENSORBOARD.CONFUSION_MATRIX.ENABLE", True))
+    engine_test.test(fake_pipeline_cfg(tmp_path, "TENSORBOARD.ENABLE", True,
+                                       "TENSORBOARD.CONFUSION_MATRIX.ENABLE", True))
     (events,) = glob.glob(str(tmp_path / "runs-*" / "events.out.tfevents.*"))
     accumulator = EventAccumulator(events)
     accumulator.Reload()
@@ -209,15 +209,15 @@ def test_tensorboard_enable_writes_pyslowfast_confusion_matrix(fake_pipeline, tm
 
 def test_tensorboard_keys_are_refused_where_pyslowfast_has_none(tmp_path):
     if compat.GENERATION == "main":
-        assert compat.tensorboard_writer(fake_cfg(tmp_path)) is None  # ENABLE False
+        assert compat.tensorboard_writer(fake_pipeline_cfg(tmp_path)) is None  # ENABLE False
         return
     with pytest.raises(KeyError, match="TENSORBOARD"):
-        fake_cfg(tmp_path, "TENSORBOARD.ENABLE", True)
+        fake_pipeline_cfg(tmp_path, "TENSORBOARD.ENABLE", True)
 
 
 def test_checkpoint_to_test_follows_load_test_checkpoint(tmp_path):
     def chosen(*opts):
-        return engine_test.checkpoint_and_type_to_test(fake_cfg(tmp_path, *opts))
+        return engine_test.checkpoint_and_type_to_test(fake_pipeline_cfg(tmp_path, *opts))
 
     assert chosen() == (None, None)
     assert chosen("TRAIN.CHECKPOINT_FILE_PATH", "k400.pkl", "TRAIN.CHECKPOINT_TYPE", "caffe2",
@@ -278,10 +278,9 @@ def test_two_processes_ensemble_every_view(tmp_path):
             assert result.labels.tolist() == LABELS and result.scored.all()
 
 
-def test_real_pipeline_max_over_two_clip_counts(tmp_path):
-    data = make_tiny_dataset(tmp_path / "data")
+def test_real_pipeline_max_over_two_clip_counts(tiny_ssv2, tmp_path):
     out = tmp_path / "out"
-    cfg = gta_slowfast.load_config(CONFIG, tiny_opts(data, out) + [
+    cfg = gta_slowfast.load_config(CONFIG, tiny_opts(tiny_ssv2, out) + [
         "RESNET.WIDTH_PER_GROUP", 8, "DATA.ENSEMBLE_METHOD", "max",
         "TEST.NUM_TEMPORAL_CLIPS", [1, 2], "TEST.SAVE_RESULTS_PATH", "preds.pkl"])
     finals = engine_test.test(cfg)

@@ -21,7 +21,7 @@ from gta_slowfast.engine.objective import Objective, loss_function
 from gta_slowfast.flop_count import clip_inputs
 
 from conftest import small_cfg
-from pipeline import json_stats, make_tiny_dataset, run_net
+from pipeline import json_stats, run_net
 
 MAIN = compat.GENERATION == "main"
 needs_main = pytest.mark.skipif(not MAIN, reason="pyslowfast 1.0 has no MIXUP, TENSORBOARD or "
@@ -52,8 +52,8 @@ def one_step(cfg, batch, tmp_path, spy=None):
         spy(model, objective)
     inputs, labels = batch
     loader = [([x.clone() for x in inputs], labels.clone(), None, None, None)]
-    train.train_epoch(loader, 1, state, precision, meter, train.Stopper(cfg, NoSignals()),
-                      objective)
+    checkpointer = train.MidEpochCheckpointer(cfg, NoSignals())
+    train.train_epoch(loader, 1, state, precision, meter, checkpointer, objective)
     return model, before, meter
 
 
@@ -63,7 +63,7 @@ def one_batch(cfg, size=4):
         torch.tensor([0, 1, 2, 3][:size])
 
 
-def tiny_cfg(*opts):
+def four_frame_cfg(*opts):
     """The plain C2D model, 4 frames of 32 x 32 pixels."""
     return small_cfg(CONFIG, "DATA.NUM_FRAMES", 4, *opts, crop=32)
 
@@ -87,8 +87,8 @@ def test_a_loss_that_cannot_train_the_classifier_is_refused_naming_the_key(name)
 
 
 def test_an_unknown_loss_stops_training_before_any_work(tmp_path):
-    cfg = tiny_cfg("MODEL.LOSS_FUNC", "no_such_loss", "DATA.PATH_TO_DATA_DIR",
-                   str(tmp_path / "no_data"))
+    cfg = four_frame_cfg("MODEL.LOSS_FUNC", "no_such_loss", "DATA.PATH_TO_DATA_DIR",
+                         str(tmp_path / "no_data"))
     cfg.OUTPUT_DIR = str(tmp_path / "out")
     with pytest.raises(ValueError, match=r"MODEL\.LOSS_FUNC 'no_such_loss'"):
         train.train(cfg)  # not the missing data set: the loss is checked first
@@ -107,9 +107,9 @@ def test_mixup_targets_score_the_two_main_classes_as_pyslowfast():
 
 @needs_main
 def test_mixup_mixes_the_clips_and_the_targets_with_label_smoothing(tmp_path):
-    cfg = tiny_cfg(*SGD, "MIXUP.ENABLE", True, "MIXUP.ALPHA", 1.0,
-                    "MIXUP.CUTMIX_ALPHA", 0.0, "MIXUP.PROB", 1.0, "MIXUP.LABEL_SMOOTH_VALUE", 0.1,
-                    "MODEL.LOSS_FUNC", "soft_cross_entropy")
+    cfg = four_frame_cfg(*SGD, "MIXUP.ENABLE", True, "MIXUP.ALPHA", 1.0,
+                         "MIXUP.CUTMIX_ALPHA", 0.0, "MIXUP.PROB", 1.0,
+                         "MIXUP.LABEL_SMOOTH_VALUE", 0.1, "MODEL.LOSS_FUNC", "soft_cross_entropy")
     batch = one_batch(cfg)
     seen = {}
 
@@ -143,7 +143,7 @@ def test_mixup_mixes_the_clips_and_the_targets_with_label_smoothing(tmp_path):
 @pytest.fixture(scope="module")
 def unclipped_gradients():
     """The gradients of one batch of the tiny model, clipping aside."""
-    cfg = tiny_cfg(*SGD)
+    cfg = four_frame_cfg(*SGD)
     return reference_gradients(cfg, one_batch(cfg))
 
 
@@ -151,7 +151,7 @@ def unclipped_gradients():
                                   ("SOLVER.CLIP_GRAD_VAL", 1e-4)])
 def test_clipping_bounds_the_sgd_step_and_grad_norm_is_recorded(tmp_path, clip,
                                                                   unclipped_gradients):
-    cfg = tiny_cfg(*SGD, *clip)
+    cfg = four_frame_cfg(*SGD, *clip)
     batch = one_batch(cfg)
     grads = unclipped_gradients
     norm = torch.cat([g.flatten() for g in grads.values()]).norm()
@@ -204,7 +204,7 @@ def resumed(cfg, path, *opts):
 
 
 def test_checkpoint_epoch_reset_false_continues_true_restarts(tmp_path, caplog):
-    cfg = tiny_cfg("SOLVER.MOMENTUM", 0.9)
+    cfg = four_frame_cfg("SOLVER.MOMENTUM", 0.9)
     cfg.OUTPUT_DIR = str(tmp_path / "run")
     path, model, optimizer = checkpoint_after_one_step(cfg, tmp_path, epoch=2)
     saved = optimizer.state_dict()["state"]
@@ -223,7 +223,7 @@ def test_checkpoint_epoch_reset_false_continues_true_restarts(tmp_path, caplog):
     assert all(torch.equal(a, b) for a, b in zip(state.model.state_dict().values(),
                                                    model.state_dict().values()))
 
-    other = tiny_cfg("MODEL.NUM_CLASSES", 7)
+    other = four_frame_cfg("MODEL.NUM_CLASSES", 7)
     other.OUTPUT_DIR = cfg.OUTPUT_DIR
     with caplog.at_level(logging.INFO):
         state = resumed(other, path)
@@ -273,7 +273,7 @@ def test_json_stats_lines_as_pyslowfast_writes_them(tmp_path):
 
 
 def test_log_model_info_works_on_the_cpu(caplog):
-    cfg = tiny_cfg()
+    cfg = four_frame_cfg()
     model = gta_slowfast.build_model(cfg)
     with caplog.at_level(logging.INFO):
         compat.log_model_info(model, cfg)
@@ -283,12 +283,11 @@ def test_log_model_info_works_on_the_cpu(caplog):
 
 
 @needs_main
-def test_done_when_mixup_soft_ce_clipping_tensorboard_train_and_test(tmp_path):
+def test_done_when_mixup_soft_ce_clipping_tensorboard_train_and_test(tiny_ssv2, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    data_dir = make_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
-    result = run_net(data_dir, out, "SOLVER.MAX_EPOCH", 1, "MIXUP.ENABLE", True,
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "MIXUP.ENABLE", True,
                      "MIXUP.LABEL_SMOOTH_VALUE", 0.1, "MODEL.LOSS_FUNC", "soft_cross_entropy",
                      "SOLVER.CLIP_GRAD_L2NORM", 1.0, "TENSORBOARD.ENABLE", True,
                      "TENSORBOARD.CONFUSION_MATRIX.ENABLE", True, "LOG_MODEL_INFO", True)
@@ -301,10 +300,15 @@ def test_done_when_mixup_soft_ce_clipping_tensorboard_train_and_test(tmp_path):
     (val,) = json_stats(out, "val_epoch")
     assert val["min_top1_err"] == val["top1_err"]
     assert len(json_stats(out, "test_final")) == 1
-    (events,) = glob.glob(str(out / "runs-gta_ssv2" / "events.out.tfevents.*"))
-    accumulator = EventAccumulator(events, size_guidance={"scalars": 0, "images": 0}).Reload()
-    tags = accumulator.Tags()
+    # One event file per writer, as PySlowFast's train_net and test_net each
+    # open one: training's holds the scalars and validation's confusion matrix.
+    files = sorted(glob.glob(str(out / "runs-gta_ssv2" / "events.out.tfevents.*")))
+    assert len(files) == 2
+    accumulators = [EventAccumulator(path, size_guidance={"scalars": 0, "images": 0}).Reload()
+                    for path in files]
+    (training,) = [acc for acc in accumulators if "Train/loss" in acc.Tags()["scalars"]]
+    tags = training.Tags()
     assert {"Train/loss", "Train/lr", "Train/Top1_err", "Train/Top5_err",
             "Val/Top1_err", "Val/Top5_err"} <= set(tags["scalars"])
-    assert [event.step for event in accumulator.Scalars("Train/loss")] == [0, 1, 2, 3]
-    assert any("Confusion" in tag for tag in tags["images"])
+    assert [event.step for event in training.Scalars("Train/loss")] == [0, 1, 2, 3]
+    assert all(any("Confusion" in tag for tag in acc.Tags()["images"]) for acc in accumulators)

@@ -2,14 +2,15 @@
 multi-scale crop, inverse-uniform scale jitter, the flip with label swap,
 and BGR input."""
 
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-import gta_slowfast
 from gta_slowfast.datasets import transforms
 from gta_slowfast.datasets.ssv2 import Gta_ssv2
-from conftest import REPO
+from conftest import dataset_cfg
 from video_files import write_ssv2_annotations, write_video
 
 # TSN's positions for a 180 x 210 crop of a 240 x 320 frame, by hand: steps
@@ -90,15 +91,9 @@ def test_mirror_classes_from_names():
     assert transforms.mirror_classes(SSV2_CLASSES, []) == {}
 
 
-def test_class_without_mirror_is_an_error_naming_it():
+def test_class_without_mirror_is_left_out():
     classes = SSV2_CLASSES[:3]
-    with pytest.raises(ValueError) as error:
-        transforms.mirror_classes(classes, ["left", "right"])
-    message = str(error.value)
-    assert "GTA.DATA.FLIP_LABEL_SWAP" in message
-    assert "class 2 'Turning the camera LEFT while filming something'" in message
-    assert "'turning the camera right while filming something'" in message
-    assert "class 0" not in message
+    assert transforms.mirror_classes(classes, ["left", "right"]) == {0: 1, 1: 0}
     with pytest.raises(ValueError, match="pairs"):
         transforms.mirror_classes(SSV2_CLASSES, ["left", "right", "up"])
 
@@ -112,7 +107,7 @@ TEMPLATES = [
 
 
 @pytest.fixture(scope="module")
-def ssv2(tmp_path_factory):
+def ssv2_per_class(tmp_path_factory):
     """One 12-frame WebM video per class; returns (data_dir, video_dir)."""
     root = tmp_path_factory.mktemp("ssv2_flip")
     videos = root / "videos"
@@ -126,13 +121,9 @@ def ssv2(tmp_path_factory):
 
 
 def ssv2_cfg(data_dir, videos, *opts):
-    """The 2D SSv2 config on the data set of ``ssv2``, 48-pixel crops."""
-    return gta_slowfast.load_config(
-        str(REPO / "configs" / "SSv2" / "C2D_8x1_R50.yaml"),
-        ["NUM_GPUS", 0, "DATA.PATH_TO_DATA_DIR", str(data_dir), "DATA.PATH_PREFIX", str(videos),
-         "MODEL.NUM_CLASSES", 3, "DATA.TRAIN_CROP_SIZE", 48, "DATA.TEST_CROP_SIZE", 48,
-         "GTA.DATA.RESIZE", "[64, 80]", "GTA.DATA.CROP_SCALES", "[]"] + list(opts),
-    )
+    """The 2D SSv2 config on the data set of ``ssv2_per_class``, without scale jitter."""
+    return dataset_cfg("SSv2/C2D_8x1_R50.yaml", data_dir, videos, len(CLASSES),
+                       "GTA.DATA.CROP_SCALES", "[]", *opts)
 
 
 def is_flipped(clip):
@@ -142,8 +133,8 @@ def is_flipped(clip):
     return bool(green[:, :4].mean() < green[:, -4:].mean())
 
 
-def test_validation_clips_are_never_flipped(ssv2):
-    dataset = Gta_ssv2(ssv2_cfg(*ssv2, "GTA.DATA.FLIP_LABEL_SWAP", True), "val")
+def test_validation_clips_are_never_flipped(ssv2_per_class):
+    dataset = Gta_ssv2(ssv2_cfg(*ssv2_per_class, "GTA.DATA.FLIP_LABEL_SWAP", True), "val")
     outcomes = set()
     for epoch in range(16):
         dataset.set_epoch(epoch)
@@ -152,8 +143,8 @@ def test_validation_clips_are_never_flipped(ssv2):
 
 
 @pytest.mark.parametrize("swap", [False, True])
-def test_flip_label_swap(ssv2, swap):
-    dataset = Gta_ssv2(ssv2_cfg(*ssv2, "GTA.DATA.FLIP_LABEL_SWAP", swap), "train")
+def test_flip_label_swap(ssv2_per_class, swap):
+    dataset = Gta_ssv2(ssv2_cfg(*ssv2_per_class, "GTA.DATA.FLIP_LABEL_SWAP", swap), "train")
     outcomes = {video: set() for video in range(3)}
     for epoch in range(16):  # training draws from (RNG_SEED, epoch, item)
         dataset.set_epoch(epoch)
@@ -168,16 +159,27 @@ def test_flip_label_swap(ssv2, swap):
     assert outcomes[2] == {(False, 2), (True, 2)}
 
 
-def test_flip_label_swap_without_mirror_fails_before_training(tmp_path):
+def test_class_without_mirror_is_never_flipped_and_logged(ssv2_per_class, tmp_path, caplog):
+    """Real SSv2 has a class that says "right" with no mirror class; with
+    FLIP_LABEL_SWAP it keeps the paper's rule (never flipped), logged."""
     write_ssv2_annotations(str(tmp_path), CLASSES[:1] + CLASSES[2:],
                            {"train": [("0", TEMPLATES[0])]})
-    cfg = ssv2_cfg(tmp_path, tmp_path, "GTA.DATA.FLIP_LABEL_SWAP", True)
-    with pytest.raises(ValueError, match="class 0 'Pushing something from left to right'"):
-        Gta_ssv2(cfg, "train")
+    cfg = ssv2_cfg(tmp_path, ssv2_per_class[1], "GTA.DATA.FLIP_LABEL_SWAP", True,
+                   "MODEL.NUM_CLASSES", 2)
+    with caplog.at_level(logging.INFO):
+        dataset = Gta_ssv2(cfg, "train")
+    assert "no mirror class, so they are never flipped: 0 'Pushing something from left to " \
+        "right'" in caplog.text
+    outcomes = set()
+    for epoch in range(16):
+        dataset.set_epoch(epoch)
+        inputs, label, _, _, _ = dataset[0]
+        outcomes.add((is_flipped(inputs[0]), label))
+    assert outcomes == {(False, 0)}
 
 
-def test_reverse_input_channel_feeds_bgr(ssv2):
-    rgb = Gta_ssv2(ssv2_cfg(*ssv2), "test")[0][0][0]
-    bgr = Gta_ssv2(ssv2_cfg(*ssv2, "DATA.REVERSE_INPUT_CHANNEL", True), "test")[0][0][0]
+def test_reverse_input_channel_feeds_bgr(ssv2_per_class):
+    rgb = Gta_ssv2(ssv2_cfg(*ssv2_per_class), "test")[0][0][0]
+    bgr = Gta_ssv2(ssv2_cfg(*ssv2_per_class, "DATA.REVERSE_INPUT_CHANNEL", True), "test")[0][0][0]
     assert torch.equal(bgr, rgb.flip(0))
     assert not torch.equal(bgr, rgb)

@@ -8,13 +8,13 @@ import torch
 import gta_slowfast
 from gta_slowfast.visualization import block_inputs, query_attention, read_test_clip
 
-from pipeline import CONFIG, load_tool, make_tiny_dataset, tiny_opts
+from pipeline import CONFIG, load_tool, tiny_opts
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    data = make_tiny_dataset(tmp_path_factory.mktemp("data"))
-    return next((data / "videos").iterdir())
+def video(tiny_ssv2):
+    """A video of the session's tiny data set (only read)."""
+    return next((tiny_ssv2 / "videos").iterdir())
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,10 @@ def video(tmp_path_factory):
      ("NL", ["query"]), ("DNL", ["query"])],
 )
 def test_pictures_per_block(tmp_path, video, block, expected):
-    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block]
+    # Two groups and two regions: small grids of pictures (8 x 8 and 9 x T
+    # with the defaults), as cheap to draw as the NL and DNL pictures.
+    opts = tiny_opts(video.parent.parent, tmp_path) + ["GTA.BLOCK", block, "GTA.NUM_GROUPS", "2",
+                                                      "GTA.NUM_REGIONS", "2"]
     cfg = gta_slowfast.load_config(CONFIG, opts)
     cfg.NUM_GPUS = 0
     checkpoint = tmp_path / "model.pyth"
@@ -67,6 +70,6 @@ def test_temporal_map_follows_the_blocks_query_input(tmp_path, video):
     inputs, _ = read_test_clip(cfg, str(video))
     module, block_input = next(iter(block_inputs(model, inputs).values()))
     from_x_hat = query_attention(module, block_input, (2, 1, 1))["temporal"]
-    module.temporal_input = "x"
+    module.terms["TA"].temporal_input = "x"
     from_x = query_attention(module, block_input, (2, 1, 1))["temporal"]
     assert (from_x_hat - from_x).abs().max() > 1e-4

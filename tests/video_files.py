@@ -14,7 +14,6 @@ keyframes where asked, so that decoders do real inter prediction; tests
 compare its frames with a full decode, pixel for pixel.
 """
 
-import json
 import os
 
 import av
@@ -23,14 +22,19 @@ import numpy as np
 import torch
 
 import gta_slowfast
+from gta_slowfast.demo import annotations
+from gta_slowfast.demo.annotations import write_frame_list
+# The tests import the SSv1 writer from here.
+from gta_slowfast.demo.annotations import write_ssv1_annotations  # noqa: F401
+from gta_slowfast.demo.video_writer import codec_available, encode_video
 
 RED_BASE = 16
 RED_STEP = 8
 MAX_FRAMES = (255 - RED_BASE) // RED_STEP + 1
 # Frames a second of the videos written here.
 VIDEO_FPS = 12
-MP4_CODEC = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-CODECS = {".webm": ("webm", "libvpx-vp9"), ".mp4": ("mp4", MP4_CODEC)}
+MP4_CODEC = "libx264" if codec_available("libx264") else "mpeg4"
+CODECS = {".webm": "libvpx-vp9", ".mp4": MP4_CODEC}
 # Near-lossless settings, so that the red level survives compression.
 CODEC_OPTIONS = {
     "libvpx-vp9": {"crf": "4", "b": "0", "deadline": "realtime", "cpu-used": "8"},
@@ -57,40 +61,31 @@ def write_video(path, num_frames, height=64, width=80, fps=VIDEO_FPS):
     """Writes frames 0..num_frames-1 (``frame_image``) as a real video file:
     WebM/VP9 for ``.webm``, MP4/H.264 (MPEG-4 part 2 where this PyAV lacks
     libx264) for ``.mp4``. Returns ``path``."""
-    container_format, codec = CODECS[os.path.splitext(path)[1]]
-    with av.open(path, "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=fps, options=CODEC_OPTIONS[codec])
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        for index in range(num_frames):
-            frame = av.VideoFrame.from_ndarray(
-                frame_image(index, height, width), format="rgb24"
-            )
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+    codec = CODECS[os.path.splitext(path)[1]]
+    frames = (frame_image(index, height, width) for index in range(num_frames))
+    return encode_video(path, frames, fps, codec, CODEC_OPTIONS[codec])
 
 
-# Textured videos: codec, container format and encoder options by extension.
+# Textured videos: the codec by extension (encode_video picks the container).
 # The H.264 ones use B-frames; AVI stores decode times, not presentation
 # times, and raw H.264 stores no timestamps and no index at all.
-TEXTURED_FORMATS = {
-    ".webm": ("webm", "libvpx-vp9"),
-    ".mp4": ("mp4", MP4_CODEC),
-    ".mkv": ("matroska", MP4_CODEC),
-    ".avi": ("avi", MP4_CODEC),
-    ".h264": ("h264", "libx264"),
+TEXTURED_CODECS = {
+    ".webm": "libvpx-vp9",
+    ".mp4": MP4_CODEC,
+    ".mkv": MP4_CODEC,
+    ".avi": MP4_CODEC,
+    ".h264": "libx264",
 }
 
 
 def write_textured_video(path, num_frames, keyframe_interval=None, height=72, width=96,
                          fps=VIDEO_FPS, seed=0):
     """Writes ``num_frames`` frames of smooth random texture drifting a
-    pixel or two per frame, every frame different (``TEXTURED_FORMATS``
+    pixel or two per frame, every frame different (``TEXTURED_CODECS``
     gives the codec). H.264 (and MPEG-4) get 3 B-frames and a keyframe every
     ``keyframe_interval`` frames (None: the first frame only); VP9 gets its
     hidden alt-ref frames and one keyframe. Returns ``path``."""
-    container_format, codec = TEXTURED_FORMATS[os.path.splitext(path)[1]]
+    codec = TEXTURED_CODECS[os.path.splitext(path)[1]]
     interval = str(keyframe_interval or 10 * num_frames)
     if codec == "libvpx-vp9":
         options = {"crf": "30", "b": "0", "g": interval, "deadline": "realtime",
@@ -102,16 +97,9 @@ def write_textured_video(path, num_frames, keyframe_interval=None, height=72, wi
     rng = np.random.default_rng(seed)
     texture = cv2.GaussianBlur(
         rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8), (0, 0), 2.0)
-    with av.open(path, "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=fps, options=options)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        for index in range(num_frames):
-            top, left = (index * 2) % height, (index * 3) % width
-            image = np.ascontiguousarray(texture[top:top + height, left:left + width])
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
+    offsets = (((index * 2) % height, (index * 3) % width) for index in range(num_frames))
+    frames = (texture[top:top + height, left:left + width] for top, left in offsets)
+    return encode_video(path, frames, fps, codec, options)
 
 
 def full_decode(path):
@@ -157,39 +145,10 @@ def write_ssv2_annotations(data_dir, classes, splits):
         splits (dict): "train" / "validation" -> list of (video id, template)
             (template with brackets, as in the official files).
     """
-    os.makedirs(data_dir, exist_ok=True)
-    with open(os.path.join(data_dir, "something-something-v2-labels.json"), "w") as stream:
-        json.dump({name: str(index) for index, name in enumerate(classes)}, stream)
-    for split, videos in splits.items():
-        entries = [
-            {
-                "id": video_id,
-                "label": template,
-                "template": template,
-                "placeholders": ["thing"],
-            }
-            for video_id, template in videos
-        ]
-        with open(
-            os.path.join(data_dir, "something-something-v2-{}.json".format(split)), "w"
-        ) as stream:
-            json.dump(entries, stream)
-
-
-def write_frame_list(path, videos, prefix):
-    """Writes PySlowFast's frame list ``original_vido_id video_id frame_id
-    path labels`` for ``videos`` ({video id: [image path, ...]}), paths
-    relative to ``prefix``."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as stream:
-        stream.write("original_vido_id video_id frame_id path labels\n")
-        for number, (video_id, frames) in enumerate(videos.items()):
-            for frame_id, frame in enumerate(frames):
-                stream.write(
-                    '{} {} {} {} ""\n'.format(
-                        video_id, number, frame_id, os.path.relpath(frame, prefix)
-                    )
-                )
+    annotations.write_ssv2_annotations(data_dir, classes, {
+        split: [annotations.ssv2_entry(video_id, template, "thing")
+                for video_id, template in videos]
+        for split, videos in splits.items()})
 
 
 def write_kinetics_sample(data_dir, num_classes, per_class, num_frames=30):
@@ -207,11 +166,9 @@ def write_kinetics_sample(data_dir, num_classes, per_class, num_frames=30):
             for number in range(count):
                 name = "{}_{}_{}.mp4".format(split, label, number)
                 write_video(os.path.join(videos, name), num_frames)
-                lines[split].append("{} {}\n".format(name, label))
+                lines[split].append((name, label))
     lines["test"] = lines["val"]
-    for split, rows in lines.items():
-        with open(os.path.join(data_dir, split + ".csv"), "w") as stream:
-            stream.writelines(rows)
+    annotations.write_kinetics_lists(data_dir, lines)
     return data_dir
 
 
@@ -275,22 +232,3 @@ def pixels(clip, cfg):
     mean = torch.tensor(cfg.DATA.MEAN)
     std = torch.tensor(cfg.DATA.STD)
     return ((clip.permute(1, 2, 3, 0) * std + mean) * 255).numpy()
-
-
-def write_ssv1_annotations(data_dir, classes, splits):
-    """Writes the official Something-Something-v1 csv files.
-
-    Args:
-        data_dir (str): where to write them.
-        classes (list of str): class names, class k on line k + 1.
-        splits (dict): "train" / "validation" -> list of (video id, class
-            name), written as ``id;class name`` lines.
-    """
-    os.makedirs(data_dir, exist_ok=True)
-    with open(os.path.join(data_dir, "something-something-v1-labels.csv"), "w") as stream:
-        stream.write("".join(name + "\n" for name in classes))
-    for split, videos in splits.items():
-        with open(
-            os.path.join(data_dir, "something-something-v1-{}.csv".format(split)), "w"
-        ) as stream:
-            stream.write("".join("{};{}\n".format(i, name) for i, name in videos))

@@ -49,6 +49,8 @@ from gta_slowfast import compat
 from gta_slowfast.datasets.kinetics import Gta_kinetics
 from gta_slowfast.datasets.ssv2 import Gta_ssv2
 from gta_slowfast.datasets.video_io import DECODER_THREADS
+from gta_slowfast.demo.annotations import ssv2_entry, write_kinetics_lists, write_ssv2_annotations
+from gta_slowfast.demo.video_writer import encode_video
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,17 +114,12 @@ def moving_frames(rng, num_frames, height, width):
         yield np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
-def write_video(path, container_format, codec, options, shape, seed):
-    """Encodes ``moving_frames`` to ``path``; ``shape`` is (frames, height,
-    width, fps)."""
+def write_video(path, codec, options, shape, seed):
+    """Encodes ``moving_frames`` to ``path`` (its extension names the
+    container); ``shape`` is (frames, height, width, fps)."""
     num_frames, height, width, fps = shape
-    rng = np.random.default_rng(seed)
-    with av.open(path, "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=fps, options=options)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for image in moving_frames(rng, num_frames, height, width):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
+    frames = moving_frames(np.random.default_rng(seed), num_frames, height, width)
+    encode_video(path, frames, fps, codec, options)
 
 
 def make_videos(folder, sizes):
@@ -145,10 +142,10 @@ def make_videos(folder, sizes):
     for paths in videos.values():
         os.makedirs(os.path.dirname(paths[0]), exist_ok=True)
     for seed, path in enumerate(videos["ssv2"]):
-        write_video(path, "webm", "libvpx-vp9", vp9_options(), sizes["ssv2"], seed)
+        write_video(path, "libvpx-vp9", vp9_options(), sizes["ssv2"], seed)
     for gop in GOPS:
         for seed, path in enumerate(videos["kinetics_gop{}".format(gop)]):
-            write_video(path, "mp4", "libx264", h264_options(gop), sizes["kinetics"], 1000 + seed)
+            write_video(path, "libx264", h264_options(gop), sizes["kinetics"], 1000 + seed)
     with open(spec_file, "w") as stream:
         json.dump(spec, stream)
     return videos
@@ -158,19 +155,14 @@ def write_ssv2_layout(folder, paths):
     """The official SSv2 json files for ``paths`` (<id>.webm), every video
     in train and validation, one class."""
     template = SSV2_CLASS.replace("something", "[something]")
-    entries = [{"id": os.path.basename(p)[:-5], "label": SSV2_CLASS, "template": template,
-                "placeholders": ["something"]} for p in paths]
-    files = {"labels": {SSV2_CLASS: "0"}, "train": entries, "validation": entries}
-    for name, content in files.items():
-        with open(os.path.join(folder, "something-something-v2-{}.json".format(name)), "w") as f:
-            json.dump(content, f)
+    entries = [ssv2_entry(os.path.basename(p)[:-5], template) for p in paths]
+    write_ssv2_annotations(folder, [SSV2_CLASS], {"train": entries, "validation": entries})
 
 
 def write_kinetics_layout(folder, paths):
     """PySlowFast's train.csv and test.csv listing ``paths``, label 0."""
-    for split in ("train", "test"):
-        with open(os.path.join(folder, split + ".csv"), "w") as stream:
-            stream.writelines("{} 0\n".format(os.path.basename(p)) for p in paths)
+    videos = [(os.path.basename(p), 0) for p in paths]
+    write_kinetics_lists(folder, {"train": videos, "test": videos})
 
 
 def plugin_cfg(config, data_dir, prefix):

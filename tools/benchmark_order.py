@@ -11,9 +11,13 @@ and GTA at the NL positions, TSM's shifted backbone alone and with GTA, and
 (DNL_X, TAPE_X) DNL and SA+TAPE with TA's queries and keys taken from the
 block's input X rather than SA's output (GTA.TA_INPUT: x), each with the
 same data, seed, schedule and width, on the synthetic time-reversal set
-(generated if --data is missing), then tests each. Writes OUT/results.md (test top-1 overall and within the
-time-reversed pairs) and OUT/curves.png (training loss and validation top-1
-per epoch). A model that cannot see temporal order is at 50% within pairs.
+(generated if --data is missing), then tests each. Writes OUT/results.md
+(test top-1, mean class accuracy and accuracy within the time-reversed
+pairs, as testing's per-class report computes them:
+``gta_slowfast.analysis``) and OUT/curves.png (training loss and
+validation top-1 per epoch). A model that cannot see temporal order is at
+50% within pairs. ``tools/analyze_scores.py`` compares the models' saved
+scores pair by pair.
 """
 
 import argparse
@@ -24,10 +28,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 import gta_slowfast  # noqa: E402
-from gta_slowfast.datasets import synthetic  # noqa: E402
+from gta_slowfast.analysis.class_report import ClassReport  # noqa: E402
+from gta_slowfast.analysis.report_files import load_scores  # noqa: E402
+from gta_slowfast.analysis.temporal_pairs import temporal_pairs  # noqa: E402
+from gta_slowfast.datasets.ssv2 import LABELS_FILE  # noqa: E402
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset  # noqa: E402
 from gta_slowfast.engine.run import run_job  # noqa: E402
 from gta_slowfast.engine.test import checkpoint_to_test, scores_path  # noqa: E402
 
@@ -57,28 +64,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def reversal_partners(data_dir):
-    """{class index: index of its time-reversed class} from labels.json."""
-    with open(os.path.join(data_dir, "something-something-v2-labels.json")) as stream:
+def class_names(data_dir):
+    """The synthetic set's class names, class k at position k, from labels.json."""
+    with open(os.path.join(data_dir, LABELS_FILE)) as stream:
         labels = {name: int(index) for name, index in json.load(stream).items()}
-    partners = {}
-    for forward, backward in synthetic.CLASS_PAIRS:
-        a, b = synthetic.template_to_class(forward), synthetic.template_to_class(backward)
-        if a in labels and b in labels:
-            partners[labels[a]], partners[labels[b]] = labels[b], labels[a]
-    return partners
+    return sorted(labels, key=labels.get)
 
 
-def accuracies(scores_file, partners):
-    """Top-1 overall and within the true class's reversal pair, in percent."""
-    with np.load(scores_file) as data:
-        scores, labels, scored = data["scores"], data["labels"], data["scored"]
-    scores, labels = scores[scored], labels[scored]
-    overall = 100.0 * np.mean(scores.argmax(axis=1) == labels)
-    partner = np.array([partners[label] for label in labels])
-    rows = np.arange(len(labels))
-    within = 100.0 * np.mean(scores[rows, labels] > scores[rows, partner])
-    return overall, within
+def accuracies(scores_file):
+    """Test top-1, mean class accuracy and accuracy within the temporal
+    pairs (the reversal pairs), in percent, of the videos the test scored.
+
+    Returns:
+        tuple of float: (top1, mean_class_acc, within_pair).
+    Raises:
+        ValueError: scores saved without class names, or of classes
+            without a temporal pair.
+    """
+    run = load_scores(scores_file)
+    names = run["class_names"]
+    pairs = temporal_pairs(names)
+    if not pairs:
+        raise ValueError("{} names no class of a reversal pair.".format(scores_file))
+    scored = run["scored"].astype(bool)
+    report = ClassReport(run["scores"][scored], run["labels"][scored], names, pairs)
+    return report.top1_acc, report.mean_class_acc, report.pair_acc
 
 
 def curves(output_dir):
@@ -98,32 +108,34 @@ def curves(output_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not os.path.isfile(os.path.join(args.data, "something-something-v2-labels.json")):
-        synthetic.generate_dataset(args.data)
-    partners = reversal_partners(args.data)
+    if not os.path.isfile(os.path.join(args.data, LABELS_FILE)):
+        generate_dataset(args.data)
+    names = class_names(args.data)
     results = {}
     for name in args.models:
         output_dir = os.path.join(args.out, name)
         cfg = gta_slowfast.load_config(CONFIG, [
             "DATA.PATH_TO_DATA_DIR", args.data,
             "DATA.PATH_PREFIX", os.path.join(args.data, "videos"),
-            "MODEL.NUM_CLASSES", len(partners),
+            "MODEL.NUM_CLASSES", len(names),
             "SOLVER.MAX_EPOCH", args.epochs,
             "TRAIN.EVAL_PERIOD", 1,
             "OUTPUT_DIR", output_dir,
         ] + MODELS[name] + list(args.opts))
         run_job(cfg, "tcp://localhost:9999")
-        overall, within = accuracies(scores_path(cfg, checkpoint_to_test(cfg)), partners)
-        results[name] = {"top1": overall, "within_pair": within, "curves": curves(output_dir)}
+        top1, mean_class, within = accuracies(scores_path(cfg, checkpoint_to_test(cfg)))
+        results[name] = {"top1": top1, "mean_class": mean_class, "within_pair": within,
+                         "curves": curves(output_dir)}
     os.makedirs(args.out, exist_ok=True)
     lines = [
-        "| model | test top-1 (%) | top-1 within reversal pairs (%) |",
-        "|---|---|---|",
-    ] + ["| {} | {:.1f} | {:.1f} |".format(n, r["top1"], r["within_pair"]) for n, r in results.items()]
+        "| model | test top-1 (%) | mean class accuracy (%) | top-1 within reversal pairs (%) |",
+        "|---|---|---|---|",
+    ] + ["| {} | {:.1f} | {:.1f} | {:.1f} |".format(n, r["top1"], r["mean_class"], r["within_pair"])
+         for n, r in results.items()]
     table = "\n".join(lines)
     with open(os.path.join(args.out, "results.md"), "w") as stream:
         stream.write(table + "\n\n{} epochs per model; chance: {:.1f}% overall, 50% within pairs.\n"
-                     .format(args.epochs, 100.0 / len(partners)))
+                     .format(args.epochs, 100.0 / len(names)))
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for name, result in results.items():
         train, val = result["curves"]

@@ -79,7 +79,7 @@ def build_case(name, quick, device, batch=1, crop=None):
     import gta_slowfast
     from gta_slowfast import compat
     from gta_slowfast.flop_count import clip_inputs
-    from gta_slowfast.models import BlockSpec, DecoupledAttentionBlock
+    from gta_slowfast.blocks import DecoupledAttentionBlock
 
     torch.manual_seed(0)
     name, _, precision = name.partition("@")
@@ -97,7 +97,7 @@ def build_case(name, quick, device, batch=1, crop=None):
         if block == "NL":
             module = compat.Nonlocal(channels, channels // 2, [1, 2, 2], instantiation="softmax")
         else:
-            module = DecoupledAttentionBlock(channels, 8, BlockSpec.parse(block), pool_size=[1, 2, 2])
+            module = DecoupledAttentionBlock(channels, 8, block, pool_size=[1, 2, 2])
         torch.nn.init.ones_(module.bn.weight)
         module = module.to(device).train()
         x = torch.randn(1, channels, 8, size, size, device=device)

@@ -32,8 +32,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from gta_slowfast.datasets.synthetic import (  # noqa: E402
-    CLASS_PAIRS, MAX_PAIRS, generate_dataset)
+from gta_slowfast.demo.scenes import CLASS_PAIRS, MAX_PAIRS  # noqa: E402
+from gta_slowfast.demo.synthetic_ssv2 import generate_dataset  # noqa: E402
 
 
 def _doc():

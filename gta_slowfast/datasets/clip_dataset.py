@@ -39,16 +39,15 @@ import torch
 
 from gta_slowfast import compat
 from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.config import check_choice
-from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.config import SAMPLINGS, is_multi_pathway
+from gta_slowfast.datasets import frame_indices, transforms
+from gta_slowfast.datasets.exclude_list import excluded_indices, read_exclude_list
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError, open_video
 from gta_slowfast.datasets.video_views import VideoViews
-from gta_slowfast.models.video_models import is_multi_pathway
 
 logger = logging.getLogger(__name__)
 
 MODES = ("train", "val", "test")
-SAMPLINGS = ("tsn", "dense")
 
 # PySlowFast keys the plugin's datasets do not offer, with why; each
 # stops the dataset's construction when set to another value than the
@@ -104,6 +103,42 @@ class VideoClipDataset(torch.utils.data.Dataset):
             training flip relabels (GTA.DATA.FLIP_LABEL_SWAP); else empty.
     """
 
+    @classmethod
+    def pipeline(cls, cfg):
+        """How this data set samples and resizes its clips:
+        (GTA.DATA.SAMPLING, GTA.DATA.RESIZE) unless the data set fixes
+        them."""
+        return cfg.GTA.DATA.SAMPLING, list(cfg.GTA.DATA.RESIZE)
+
+    @classmethod
+    def class_names_file(cls, cfg):
+        """The file naming this data set's classes under the config's
+        DATA.PATH_TO_DATA_DIR, or None where it has none."""
+        return None
+
+    @classmethod
+    def of_files(cls, cfg, paths):
+        """A test set of the given videos (label 0), read, sampled and
+        cropped as this data set reads its own test videos (its reader,
+        ``pipeline`` and TEST views); no annotation file is read, and
+        GTA.DATA.EXCLUDE_LIST leaves none of them out.
+
+        Args:
+            cfg (CfgNode): config with the GTA node.
+            paths (list of str): video files (or frame folders).
+        """
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.GTA.DATA.EXCLUDE_LIST = ""
+        dataset = cls.__new__(cls)
+        sampling_method, resize_to = cls.pipeline(cfg)
+        VideoClipDataset.__init__(
+            dataset, cfg, "test", annotation_file="the files given", video_paths=paths,
+            video_labels=[0] * len(paths), class_names=None,
+            sampling_method=sampling_method, resize_to=resize_to,
+        )
+        return dataset
+
     def __init__(
         self,
         cfg,
@@ -125,7 +160,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             video_paths (list of str): video files or frame folders.
             video_labels (list of int): their classes.
             class_names (list of str or None): for the no-flip rule.
-            sampling_method (str): "tsn" or "dense".
+            sampling_method (str): "tsn" or "dense" (GTA.DATA.SAMPLING's
+                values).
             resize_to (list of int): [H, W] every frame is resized to, or []
                 for short-side scaling.
             frame_lists (list of list of str): each video's frame images, in
@@ -134,7 +170,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             ValueError: an unknown mode or sampling, or no video.
         """
         check_mode(mode)
-        check_choice("GTA.DATA.SAMPLING", sampling_method, SAMPLINGS)
+        if sampling_method not in SAMPLINGS:
+            raise ValueError("sampling_method '{}'; allowed: {}.".format(sampling_method,
+                                                                         SAMPLINGS))
         check_data_keys(cfg, resize_to)
         if mode == "train" and resize_to and (
             list(cfg.DATA.TRAIN_JITTER_SCALES) != compat.installed_default("DATA.TRAIN_JITTER_SCALES")
@@ -143,9 +181,14 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 "DATA.TRAIN_JITTER_SCALES %s is not used: GTA.DATA.RESIZE %s gives every frame "
                 "a fixed size (set GTA.DATA.RESIZE [] for PySlowFast's short-side jitter).",
                 list(cfg.DATA.TRAIN_JITTER_SCALES), list(resize_to))
+        if cfg.GTA.DATA.EXCLUDE_LIST:
+            video_paths, video_labels, frame_lists = self._without_excluded(
+                cfg, mode, annotation_file, video_paths, video_labels, frame_lists)
         if not video_paths:
             raise ValueError(
-                "No videos in the {} split: {} lists none.".format(mode, annotation_file)
+                "No videos in the {} split: {} lists none{}.".format(
+                    mode, annotation_file,
+                    " that GTA.DATA.EXCLUDE_LIST leaves in" if cfg.GTA.DATA.EXCLUDE_LIST else "")
             )
         self.cfg = cfg
         self.mode = mode
@@ -164,7 +207,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.mirror_of = {}
         if mode == "train" and cfg.GTA.DATA.FLIP_LABEL_SWAP and class_names:
-            self.mirror_of = transforms.mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
+            self.mirror_of = self._mirror_classes(class_names, cfg.GTA.DATA.NO_FLIP_WORDS)
         self._logged_unreadable = set()
         self._last_views = None
         self._last_test_item = None
@@ -176,6 +219,36 @@ class VideoClipDataset(torch.utils.data.Dataset):
             self.num_clips,
             annotation_file,
         )
+
+    @staticmethod
+    def _without_excluded(cfg, mode, annotation_file, video_paths, video_labels, frame_lists):
+        """The videos, labels and frame lists without the videos
+        GTA.DATA.EXCLUDE_LIST names, logging how many are left out."""
+        excluded = excluded_indices(video_paths, read_exclude_list(cfg.GTA.DATA.EXCLUDE_LIST),
+                                    cfg.DATA.PATH_PREFIX)
+        logger.info("GTA.DATA.EXCLUDE_LIST %s: %d of the %d videos of the %s split (%s) are "
+                    "left out.", cfg.GTA.DATA.EXCLUDE_LIST, len(excluded), len(video_paths),
+                    mode, annotation_file)
+        kept = [i for i in range(len(video_paths)) if i not in excluded]
+        return ([video_paths[i] for i in kept], [video_labels[i] for i in kept],
+                None if frame_lists is None else [frame_lists[i] for i in kept])
+
+    @staticmethod
+    def _mirror_classes(class_names, mirror_words):
+        """``transforms.mirror_classes``, logging the classes whose name
+        holds a mirror word but that have no mirror class: they are never
+        flipped."""
+        mirrors = transforms.mirror_classes(class_names, mirror_words)
+        unpaired = [
+            "{} '{}'".format(index, name) for index, name in enumerate(class_names)
+            if index not in mirrors and not transforms.should_flip(name, mirror_words)
+        ]
+        logger.info(
+            "GTA.DATA.FLIP_LABEL_SWAP: %d classes are flipped and relabelled with their mirror "
+            "class%s", len(mirrors),
+            "; these name {} but have no mirror class, so they are never flipped: {}".format(
+                "/".join(mirror_words), "; ".join(unpaired)) if unpaired else "")
+        return mirrors
 
     @property
     def num_videos(self):
@@ -214,6 +287,19 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 self.frame_lists[video_index], name=self.video_paths[video_index]
             )
         return open_video(self.video_paths[video_index])
+
+    def clip_span(self, fps=None):
+        """Frames a video needs for clips of distinct frames: DATA.NUM_FRAMES
+        for TSN segments; for dense clips, the frames their window spans in
+        a video of ``fps`` frames a second (DATA.SAMPLING_RATE counted at
+        DATA.TARGET_FPS, without DATA.TRAIN_JITTER_FPS). A shorter video
+        gives clips that repeat frames (``frame_indices``)."""
+        if self.sampling_method == "tsn":
+            return self.cfg.DATA.NUM_FRAMES
+        offsets = frame_indices.dense_offsets(
+            self.cfg.DATA.NUM_FRAMES, self.cfg.DATA.SAMPLING_RATE,
+            fps / self.cfg.DATA.TARGET_FPS if fps else 1.0)
+        return int(offsets[-1]) + 1
 
     def _test_item(self, index):
         video_index, view = divmod(index, self.num_clips)
@@ -395,13 +481,13 @@ class VideoClipDataset(torch.utils.data.Dataset):
         PySlowFast's decoder does, for a video of ``fps`` frames a second;
         frame images, of no known rate (``fps`` None), count as at
         DATA.TARGET_FPS. Dense test clips are placed as
-        DATA.USE_OFFSET_SAMPLING says (``sampling.dense_indices``); the
+        DATA.USE_OFFSET_SAMPLING says (``frame_indices.dense_indices``); the
         val clip is the middle one (PySlowFast's val draws it at random, as
         in training). TSN segments span the video whatever its rate.
         """
         training = self.mode == "train"
         if self.sampling_method == "tsn":
-            return sampling.tsn_indices(
+            return frame_indices.tsn_indices(
                 num_video_frames,
                 self.cfg.DATA.NUM_FRAMES,
                 training,
@@ -416,7 +502,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             if training and jitter_fps > 0:
                 target_fps += rng.uniform(0.0, jitter_fps)
             rate_ratio = fps / target_fps
-        return sampling.dense_indices(
+        return frame_indices.dense_indices(
             num_video_frames,
             self.cfg.DATA.NUM_FRAMES,
             self.cfg.DATA.SAMPLING_RATE,
@@ -550,11 +636,6 @@ def check_data_keys(cfg, resize_to):
             "DATA.INV_UNIFORM_SAMPLE with GTA.DATA.RESIZE = {}: frames get a fixed size, "
             "with no short-side jitter to draw; set GTA.DATA.RESIZE [] for PySlowFast's "
             "jitter".format(list(resize_to))
-        )
-    if cfg.GTA.DATA.FLIP_LABEL_SWAP and not cfg.DATA.RANDOM_FLIP:
-        problems.append(
-            "GTA.DATA.FLIP_LABEL_SWAP with DATA.RANDOM_FLIP False: no clip is flipped, so "
-            "none is relabelled; set one of them the other way"
         )
     if problems:
         raise ValueError(

@@ -9,6 +9,7 @@ DATA.PATH_PREFIX. A path may also be a folder of frame images.
 import os
 
 from gta_slowfast import compat
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 
 
@@ -59,22 +60,30 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
     TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops with the
     short side at DATA.TEST_CROP_SIZE at test."""
 
+    @classmethod
+    def pipeline(cls, cfg):
+        """Dense clips, short-side scaling: ("dense", [])."""
+        return "dense", []
+
     def __init__(self, cfg, mode):
         """
         Args:
             cfg (CfgNode): config with the GTA node.
             mode (str): "train", "val" or "test".
         Raises:
-            ValueError: an unknown mode, a missing or malformed csv, or an
+            ValueError: an unknown mode, a GTA key that cannot work
+                (``check_gta_config``), a missing or malformed csv, or an
                 empty one.
         """
         check_mode(mode)
+        check_gta_config(cfg)
         list_file = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "{}.csv".format(mode))
         paths, labels = read_video_list(
             list_file,
             cfg.DATA.PATH_PREFIX,
             compat.config_value(cfg, "DATA.PATH_LABEL_SEPARATOR", " "),
         )
+        sampling_method, resize_to = self.pipeline(cfg)
         super().__init__(
             cfg,
             mode,
@@ -82,6 +91,6 @@ class Gta_kinetics(VideoClipDataset):  # noqa: N801
             video_paths=paths,
             video_labels=labels,
             class_names=None,
-            sampling_method="dense",
-            resize_to=[],
+            sampling_method=sampling_method,
+            resize_to=resize_to,
         )

@@ -3,11 +3,10 @@ contract is ``clip_dataset.VideoClipDataset``'s."""
 
 import torch
 
-from gta_slowfast import compat
+from gta_slowfast import compat, process_group
 from gta_slowfast.compat import DATASET_REGISTRY
 from gta_slowfast.datasets.clip_dataset import check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
-from gta_slowfast.engine.distributed import processes_per_machine
 
 
 def build_dataset(name, cfg, split):
@@ -54,9 +53,7 @@ def construct_loader(cfg, split):
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
     batch_size = per_process_batch_size(cfg, split)
     dataset = build_dataset(name, cfg, split)
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    world_size = torch.distributed.get_world_size() if distributed else 1
-    rank = torch.distributed.get_rank() if distributed else 0
+    world_size, rank = process_group.world_size(), process_group.rank()
     options = dict(
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
@@ -71,7 +68,7 @@ def construct_loader(cfg, split):
         return torch.utils.data.DataLoader(dataset, batch_sampler=batches, **options)
     if training:
         sampler = ShardedShuffleSampler(len(dataset), cfg.RNG_SEED, rank, world_size)
-    elif world_size > 1:
+    elif process_group.several_processes():
         sampler = torch.utils.data.DistributedSampler(dataset, shuffle=False)
     else:
         sampler = None
@@ -102,7 +99,7 @@ def per_process_batch_size(cfg, split):
     """
     key = "TEST.BATCH_SIZE" if split == "test" else "TRAIN.BATCH_SIZE"
     batch_size = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
-    processes = processes_per_machine(cfg)
+    processes = process_group.processes_per_machine(cfg)
     if batch_size % processes:
         raise ValueError(
             "{} {} is the batch of each machine, read by its {} processes: make it a multiple "

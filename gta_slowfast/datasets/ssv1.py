@@ -19,6 +19,7 @@ unreadable SSv2 video.
 import os
 import re
 
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 from gta_slowfast.datasets.video_io import ImageSequence, VideoReadError
 
@@ -148,18 +149,25 @@ class Gta_ssv1(VideoClipDataset):  # noqa: N801
     and flip (never for classes with "left" or "right") in training; centre
     crops at test."""
 
+    @classmethod
+    def class_names_file(cls, cfg):
+        """``DATA.PATH_TO_DATA_DIR/something-something-v1-labels.csv``."""
+        return os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS_FILE)
+
     def __init__(self, cfg, mode):
         """
         Args:
             cfg (CfgNode): config with the GTA node.
             mode (str): "train", "val" or "test".
         Raises:
-            ValueError: an unknown mode, a missing or malformed csv file
+            ValueError: an unknown mode, a GTA key that cannot work
+                (``check_gta_config``), a missing or malformed csv file
                 (naming the file and line), or an empty split.
         """
         check_mode(mode)
+        check_gta_config(cfg)
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
-        class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
+        class_names = read_class_names(self.class_names_file(cfg))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])
         video_ids, labels = read_split(split_file, class_names)
         super().__init__(

@@ -22,7 +22,7 @@ import logging
 import os
 from collections import OrderedDict
 
-from gta_slowfast.config import check_choice
+from gta_slowfast.config import check_gta_config
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode, register_dataset
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ SPLIT_FILES = {
     "test": "something-something-v2-validation.json",
 }
 FRAME_LIST_FILES = {"train": "train.csv", "val": "val.csv", "test": "val.csv"}
-FORMATS = ("video", "frames")
 
 
 def class_name_of(template):
@@ -142,20 +141,26 @@ class Gta_ssv2(VideoClipDataset):  # noqa: N801
     segments, a 240x320 resize and TSN's multi-scale crop and flip (never
     for classes with "left" or "right") in training; centre crops at test."""
 
+    @classmethod
+    def class_names_file(cls, cfg):
+        """``DATA.PATH_TO_DATA_DIR/something-something-v2-labels.json``."""
+        return os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS_FILE)
+
     def __init__(self, cfg, mode):
         """
         Args:
             cfg (CfgNode): config with the GTA node.
             mode (str): "train", "val" or "test".
         Raises:
-            ValueError: an unknown mode or GTA.DATA.SSV2_FORMAT, a video whose
+            ValueError: an unknown mode, a GTA key that cannot work
+                (``check_gta_config``), a video whose
                 template is not a class, or an empty split.
         """
         check_mode(mode)
+        check_gta_config(cfg)
         data_format = cfg.GTA.DATA.SSV2_FORMAT
-        check_choice("GTA.DATA.SSV2_FORMAT", data_format, FORMATS)
         data_dir = cfg.DATA.PATH_TO_DATA_DIR
-        class_names = read_class_names(os.path.join(data_dir, LABELS_FILE))
+        class_names = read_class_names(self.class_names_file(cfg))
         split_file = os.path.join(data_dir, SPLIT_FILES[mode])
         video_ids, labels = read_split(split_file, class_names)
         if data_format == "video":

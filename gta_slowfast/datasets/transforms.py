@@ -288,10 +288,13 @@ def mirror_classes(class_names, mirror_words):
             and 1 are exchanged, 2 and 3, ...; whole words, case-insensitive.
     Returns:
         dict: class index -> its mirror's index, for the classes whose name
-            holds one of the words.
+            holds one of the words and whose mirror name is a class. A class
+            whose name holds a word but has no mirror class (SSv2's
+            "Plugging something into something but pulling it right out as
+            you remove your hand", where "right" is no direction) is left
+            out: the loaders never flip it, the paper's rule.
     Raises:
-        ValueError: an odd number of words, or classes without a mirror,
-            naming each with the mirror name looked for.
+        ValueError: an odd number of words.
     """
     if len(mirror_words) % 2:
         raise ValueError(
@@ -306,21 +309,13 @@ def mirror_classes(class_names, mirror_words):
         return {}
     pattern = re.compile(r"\b({})\b".format("|".join(map(re.escape, exchange))), re.IGNORECASE)
     index_of = {name.lower(): index for index, name in enumerate(class_names)}
-    mirrors, missing = {}, []
+    mirrors = {}
     for index, name in enumerate(class_names):
         if not pattern.search(name):
             continue
         mirror = pattern.sub(lambda match: exchange[match.group(0).lower()], name.lower())
         if mirror in index_of:
             mirrors[index] = index_of[mirror]
-        else:
-            missing.append("class {} '{}' (no class '{}')".format(index, name, mirror))
-    if missing:
-        raise ValueError(
-            "GTA.DATA.FLIP_LABEL_SWAP: these classes name {} but have no mirror "
-            "class: {}. Set GTA.DATA.FLIP_LABEL_SWAP: False to leave them "
-            "unflipped.".format("/".join(mirror_words), "; ".join(missing))
-        )
     return mirrors
 
 

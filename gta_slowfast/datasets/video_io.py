@@ -62,9 +62,12 @@ class FrameSource:
     Attributes:
         fps (float or None): frames a second; None where unknown (frame
             images).
+        declared_frames (int): the frame count a video container declares,
+            0 where it declares none (and for frame images).
     """
 
     fps = None
+    declared_frames = 0
 
     def close(self):
         """Releases what the source holds open (nothing by default)."""
@@ -237,6 +240,7 @@ class VideoFile(FrameSource):
                 "truncated: {} frames of {} declared".format(num_frames, declared),
             )
         self._num_frames = num_frames
+        self.declared_frames = declared
 
     @property
     def num_frames(self):
@@ -274,6 +278,22 @@ class VideoFile(FrameSource):
         except Exception as error:
             raise _decoding_failed(self.path, error) from error
         return np.stack([rgb[i] for i in indices.tolist()])
+
+    def count_decoded_frames(self):
+        """Decodes every frame (not converted to RGB), as a file with
+        unusable timestamps is read; ``tools/check_videos.py``'s test.
+
+        Returns:
+            int: the frames a full decode gives.
+        Raises:
+            VideoReadError: the decoder fails on a packet.
+        """
+        if self._frames is not None:
+            return len(self._frames)
+        try:
+            return sum(1 for _ in self._decode_packets(0))
+        except Exception as error:
+            raise _decoding_failed(self.path, error) from error
 
     def close(self):
         """Closes the file."""
@@ -405,6 +425,18 @@ class ImageSequence(FrameSource):
         """
         rgb = {i: self._read_image(self.paths[i]) for i in set(indices)}
         return np.stack([rgb[i] for i in indices])
+
+    def count_decoded_frames(self):
+        """Reads every frame image.
+
+        Returns:
+            int: the number of frame images.
+        Raises:
+            VideoReadError: an image is missing or cannot be decoded.
+        """
+        for path in self.paths:
+            self._read_image(path)
+        return len(self.paths)
 
     @staticmethod
     def _read_image(path):

@@ -12,7 +12,7 @@ Initial weights may come from a PySlowFast checkpoint of any model, a plain
 state dict or a torchvision-style ImageNet ResNet: ``matching_weights``
 says which tensors a model takes. PySlowFast's own loader (GitHub main's
 tools) reads only ``model_state`` tensors of matching shapes, so
-``pyslowfast_checkpoint`` writes those same weights as a file it reads.
+``convert_for_pyslowfast_loader`` writes those same weights as a file it reads.
 """
 
 import logging
@@ -27,7 +27,7 @@ from gta_slowfast.engine.imagenet import (
     convert_torchvision_resnet,
     is_torchvision_resnet,
 )
-from gta_slowfast.models.global_temporal_attention import GlobalTemporalMixing
+from gta_slowfast.blocks import GlobalTemporalMixing
 from gta_slowfast.models.video_models import keep_same_block_types
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def matching_weights(model, model_state, source, inflate=False):
             strict=False)``.
     Raises:
         ValueError: GTA matrices of another clip length with
-            GTA.TEMPORAL_ADAPT: none, naming both lengths.
+            GTA.TEMPORAL_ADAPT: error, naming both lengths.
     """
     own = model.state_dict()
     if is_torchvision_resnet(model_state):
@@ -448,7 +448,7 @@ def load_pretrained(path, checkpoint_type, model):
         load_checkpoint(path, model)
 
 
-def pyslowfast_checkpoint(path, model, output_dir, clear_name_pattern=(), inflate=False):
+def convert_for_pyslowfast_loader(path, model, output_dir, clear_name_pattern=(), inflate=False):
     """A file that PySlowFast's own ``load_checkpoint`` reads as meant for
     ``model``.
 

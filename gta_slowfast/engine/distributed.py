@@ -1,36 +1,16 @@
-"""Process groups: one process per GPU (NCCL) or per CPU worker (gloo)."""
+"""Process groups: one process per GPU (NCCL) or per CPU worker (gloo).
+
+``world_size``, ``rank`` and ``several_processes`` are
+``gta_slowfast.process_group``'s, under the engine's name for them.
+"""
 
 import torch
 import torch.distributed as dist
 
+from gta_slowfast.process_group import rank, several_processes, world_size
 
-def world_size():
-    """Number of processes in the job (1 without a process group)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def rank():
-    """Global rank of this process (0 without a process group)."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def processes_per_machine(cfg):
-    """Number of the job's processes on each machine (1 without a process
-    group): the job's processes shared by its NUM_SHARDS machines, as the
-    launcher and torchrun lay them out (one per GPU, or CPU processes).
-
-    Raises:
-        ValueError: the processes do not divide among NUM_SHARDS machines.
-    """
-    processes = world_size()
-    if processes == 1:
-        return 1
-    if processes % cfg.NUM_SHARDS:
-        raise ValueError(
-            "{} processes do not divide among NUM_SHARDS = {} machines: start the same number "
-            "of processes on each machine.".format(processes, cfg.NUM_SHARDS)
-        )
-    return processes // cfg.NUM_SHARDS
+__all__ = ["all_reduce", "all_reduce_max", "barrier", "device_of", "gather_objects",
+           "is_master", "rank", "several_processes", "world_size"]
 
 
 def is_master():
@@ -46,7 +26,7 @@ def all_reduce(tensors, average=False):
     Returns:
         list[Tensor]: ``tensors``.
     """
-    if world_size() == 1:
+    if not several_processes():
         return tensors
     for tensor in tensors:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
@@ -63,7 +43,7 @@ def all_reduce_max(tensors):
     Returns:
         list[Tensor]: ``tensors``.
     """
-    if world_size() > 1:
+    if several_processes():
         for tensor in tensors:
             dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensors
@@ -76,13 +56,13 @@ def device_of(cfg):
 
 def barrier():
     """Waits for every process (nothing to wait for in a single process)."""
-    if world_size() > 1:
+    if several_processes():
         dist.barrier()
 
 
 def gather_objects(obj):
     """Every process's ``obj`` (picklable), in rank order, on every process."""
-    if world_size() == 1:
+    if not several_processes():
         return [obj]
     gathered = [None] * world_size()
     dist.all_gather_object(gathered, obj)

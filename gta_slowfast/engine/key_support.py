@@ -36,9 +36,9 @@ import math
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
+from gta_slowfast.config import is_multi_pathway
 from gta_slowfast.engine.objective import loss_function
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL
-from gta_slowfast.models.video_models import is_multi_pathway
 
 HONOURED = "honoured"
 REFUSED = "refused"

@@ -2,7 +2,7 @@
 
 ``choose_loop`` decides, before any work, which loop runs (``GTA.LOOP``):
 GitHub-main PySlowFast's own ``tools/train_net.py`` and ``test_net.py``
-(``compat.find_pyslowfast_tools``), with the plugin's models and datasets,
+(``pyslowfast_tools.find_pyslowfast_tools``), with the plugin's models and datasets,
 or the plugin's own loop (``gta_slowfast.engine.train`` and ``.test``). The
 first log line says which, and why. Both loops get the config as
 PySlowFast's own ``run_net.py`` gives it to its tools
@@ -14,17 +14,16 @@ import logging
 import os
 
 from gta_slowfast import compat
-from gta_slowfast.config import check_choice
-from gta_slowfast.engine.checkpoint import last_checkpoint, pyslowfast_checkpoint
+from gta_slowfast.config import check_gta_config
+from gta_slowfast.engine.checkpoint import convert_for_pyslowfast_loader, last_checkpoint
 from gta_slowfast.engine.key_support import check_config_for_loop
 from gta_slowfast.engine.launch import launch_job, started_by_torchrun, torchrun_layout
 from gta_slowfast.engine.logging_setup import setup_logging
-from gta_slowfast.engine.test import check_test_config
+from gta_slowfast.engine.pyslowfast_tools import find_pyslowfast_tools
+from gta_slowfast.engine.test import check_test_config, test
+from gta_slowfast.engine.train import train
 
 logger = logging.getLogger(__name__)
-
-# GTA.LOOP's values (see gta_slowfast/config.py).
-LOOPS = ("auto", "pyslowfast", "plugin")
 
 # The first log line of a job, per loop.
 LOOP_TITLES = {
@@ -78,14 +77,15 @@ def choose_loop(cfg):
     Returns:
         Loop
     Raises:
-        ValueError: GTA.LOOP is not one of ``LOOPS``.
+        ValueError: a GTA key cannot work (``check_gta_config``: GTA.LOOP
+            is one of ``config.LOOPS``).
         RuntimeError: GTA.LOOP pyslowfast where PySlowFast's tools cannot be
             used; says why.
     """
-    check_choice("GTA.LOOP", cfg.GTA.LOOP, LOOPS)
+    check_gta_config(cfg)
     if cfg.GTA.LOOP == "plugin":
         return _plugin_loop("chosen in the config")
-    tools = compat.find_pyslowfast_tools()
+    tools = find_pyslowfast_tools()
     if tools.available:
         return Loop("pyslowfast", tools.reason, tools.train, tools.test, tools.notes)
     if cfg.GTA.LOOP == "pyslowfast":
@@ -98,9 +98,6 @@ def choose_loop(cfg):
 
 
 def _plugin_loop(reason):
-    from gta_slowfast.engine.test import test
-    from gta_slowfast.engine.train import train
-
     return Loop("plugin", reason, train, test, [])
 
 
@@ -134,7 +131,7 @@ def check_checkpoint_files(cfg):
 def weights_for_pyslowfast_tools(cfg):
     """``cfg`` with TRAIN.CHECKPOINT_FILE_PATH and TEST.CHECKPOINT_FILE_PATH
     (PyTorch type) pointing at files PySlowFast's loader reads as meant for
-    this model (``pyslowfast_checkpoint``): a torchvision ImageNet ResNet, a
+    this model (``convert_for_pyslowfast_loader``): a torchvision ImageNet ResNet, a
     checkpoint of other blocks, or GTA matrices of another clip length. A
     training run that resumes from OUTPUT_DIR's own checkpoints leaves
     TRAIN.CHECKPOINT_FILE_PATH alone, as PySlowFast ignores it then.
@@ -157,7 +154,7 @@ def weights_for_pyslowfast_tools(cfg):
     model = build_model(cpu_cfg)
     for name in names:
         training = name == "TRAIN"
-        cfg[name].CHECKPOINT_FILE_PATH = pyslowfast_checkpoint(
+        cfg[name].CHECKPOINT_FILE_PATH = convert_for_pyslowfast_loader(
             cfg[name].CHECKPOINT_FILE_PATH, model, cfg.OUTPUT_DIR,
             clear_name_pattern=cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN if training else (),
             inflate=training and cfg.TRAIN.CHECKPOINT_INFLATE,

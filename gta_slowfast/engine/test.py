@@ -3,7 +3,9 @@ crop of every video, the views' scores ensembled per video
 (DATA.ENSEMBLE_METHOD), once per TEST.NUM_TEMPORAL_CLIPS value. Each run
 saves its per-video scores for ensembling (``tools/ensemble.py``) and, with
 TEST.SAVE_RESULTS_PATH, PySlowFast's pickle of them; with
-TENSORBOARD.ENABLE, PySlowFast's TensorboardWriter plots them."""
+TENSORBOARD.ENABLE, PySlowFast's TensorboardWriter plots them. Beside the
+scores go the per-class results (``gta_slowfast.analysis``), whose mean
+class accuracy and accuracy within temporal pairs join the json stats."""
 
 import logging
 import os
@@ -13,6 +15,9 @@ import time
 import numpy as np
 import torch
 
+from gta_slowfast.analysis.class_report import ClassReport
+from gta_slowfast.analysis.report_files import write_report
+from gta_slowfast.analysis.temporal_pairs import temporal_pairs
 from gta_slowfast.datasets import construct_loader
 from gta_slowfast.engine import distributed
 from gta_slowfast.engine.checkpoint import atomic_write, last_checkpoint, load_pretrained
@@ -106,14 +111,16 @@ def scores_path(cfg, checkpoint):
     )
 
 
-def save_scores(path, scores, labels, scored, video_paths):
-    """Per-video scores (V, K), labels (V,), which videos were scored (V,)
-    and their files, as an .npz written atomically."""
+def save_scores(path, scores, labels, scored, video_paths, class_names=None):
+    """Per-video scores (V, K), labels (V,), which videos were scored (V,),
+    their files and the K class names (an empty array without names), as
+    an .npz written atomically."""
     arrays = {
         "scores": scores.numpy(),
         "labels": labels.numpy(),
         "scored": scored.numpy(),
         "video_paths": np.array(video_paths, dtype=str),
+        "class_names": np.array(class_names or [], dtype=str),
     }
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
     logger.info("Saved per-video scores to %s", path)
@@ -216,6 +223,14 @@ def multi_view_test(cfg, model, checkpoint):
         "unreadable_videos": unreadable,
         "views": views,
     }
+    class_names = getattr(dataset, "class_names", None)
+    if class_names is not None and len(class_names) != cfg.MODEL.NUM_CLASSES:
+        logger.warning("The test set names %d classes, MODEL.NUM_CLASSES is %d: the per-class "
+                       "results go without names.", len(class_names), cfg.MODEL.NUM_CLASSES)
+        class_names = None
+    report = ClassReport(result.scores[scored].numpy(), result.labels[scored].numpy(), class_names,
+                         temporal_pairs(class_names, cfg.GTA.DATA.NO_FLIP_WORDS))
+    stats.update(report.summary())
     log_json_stats(stats, cfg.OUTPUT_DIR)
     logger.info(
         "Test top-1 %.2f%%, top-5 %.2f%% on %d videos, %d view(s) each",
@@ -223,8 +238,11 @@ def multi_view_test(cfg, model, checkpoint):
     )
     if distributed.is_master():
         video_paths = getattr(dataset, "video_paths", [str(i) for i in range(num_videos)])
-        save_scores(scores_path(cfg, checkpoint), result.scores, result.labels, scored,
-                    video_paths)
+        path = scores_path(cfg, checkpoint)
+        save_scores(path, result.scores, result.labels, scored, video_paths, class_names)
+        for line in report.lines():
+            logger.info(line)
+        logger.info("Per-class results: %s", ", ".join(write_report(report, path).values()))
     return stats
 
 

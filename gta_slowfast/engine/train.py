@@ -162,7 +162,7 @@ def clip_gradients(parameters, cfg):
     return compat.grad_norm(parameters)
 
 
-def train_epoch(loader, iterations, state, precision, meter, stopper, objective, writer=None):
+def train_epoch(loader, iterations, state, precision, meter, checkpointer, objective, writer=None):
     """Runs the iterations of ``state.epoch`` from ``state.iteration`` on.
 
     Each step, as GitHub main's ``train_net``: the batch mixed by MIXUP.*,
@@ -182,7 +182,7 @@ def train_epoch(loader, iterations, state, precision, meter, stopper, objective,
         state (TrainingState): model, optimizer, epoch and iteration.
         precision (MixedPrecision): autocast and loss scaling of the steps.
         meter (TrainMeter): progress logging.
-        stopper (Stopper): preemption signals and the checkpoint timer.
+        checkpointer (MidEpochCheckpointer): preemption signals and the checkpoint timer.
         objective (Objective): MODEL.LOSS_FUNC and MIXUP.*.
         writer (TensorboardWriter or None): PySlowFast's, on the first process.
     """
@@ -230,13 +230,14 @@ def train_epoch(loader, iterations, state, precision, meter, stopper, objective,
                 global_step=iterations * epoch + cur_iter,
             )
         meter.log_iter(epoch, cur_iter)
-        stopper.after_iteration(state)
+        checkpointer.after_iteration(state)
         meter.iter_tic()
     meter.log_epoch(epoch)
 
 
-class Stopper:
-    """Mid-epoch checkpoints: on a preemption signal, and every
+class MidEpochCheckpointer:
+    """Writes mid-epoch checkpoints after an iteration: on a preemption
+    signal (then raises ``TrainingPreempted``), and every
     GTA.TRAIN.CHECKPOINT_MINUTES."""
 
     def __init__(self, cfg, signals):
@@ -331,6 +332,9 @@ def train(cfg):
     setup_logging(cfg.OUTPUT_DIR)
     objective = Objective(cfg)
     seed_everything(cfg)
+    logger.info("Runs of this config agree exactly with the same torch (%s), intra-op threads "
+                "(%d: torch.set_num_threads, OMP_NUM_THREADS) and CPU kernels (%s) on the CPU.",
+                torch.__version__, torch.get_num_threads(), torch.backends.cpu.get_cpu_capability())
     logger.info("Training in %d process%s with config:\n%s", distributed.world_size(),
                 "es" if distributed.world_size() > 1 else "", cfg)
     model = build_model(cfg)
@@ -356,12 +360,12 @@ def train(cfg):
     writer = open_writer(cfg)
     try:
         with PreemptionSignals() as signals:
-            stopper = Stopper(cfg, signals)
+            checkpointer = MidEpochCheckpointer(cfg, signals)
             while state.epoch < cfg.SOLVER.MAX_EPOCH:
                 epoch = state.epoch
                 shuffle_dataset(train_loader, epoch)
                 train_loader.sampler.start_at(state.iteration * train_loader.batch_size)
-                train_epoch(train_loader, iterations, state, precision, meter, stopper,
+                train_epoch(train_loader, iterations, state, precision, meter, checkpointer,
                             objective, writer)
                 saves = _is_period_epoch(epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg)
                 evaluates = _is_period_epoch(epoch, cfg.TRAIN.EVAL_PERIOD, cfg)
@@ -371,7 +375,7 @@ def train(cfg):
                 state.epoch, state.iteration = epoch + 1, 0
                 if saves:
                     state.save()
-                    stopper.timer.restart()
+                    checkpointer.timer.restart()
                 if evaluates:
                     eval_epoch(val_loader, model, val_meter, epoch, cfg, writer)
     finally:

@@ -1,8 +1,7 @@
-"""Attention blocks and the PySlowFast models that carry them."""
+"""The PySlowFast models that carry the plugin's blocks (``gta_slowfast.blocks``)."""
 
-from gta_slowfast.models.block_spec import BlockSpec  # noqa: F401
-from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock  # noqa: F401
-from gta_slowfast.models.global_temporal_attention import (  # noqa: F401
+from gta_slowfast.blocks import (  # noqa: F401
+    DecoupledAttentionBlock,
     GlobalTemporalMixing,
     RegionAssignment,
 )

@@ -1,11 +1,4 @@
-"""TSM's residual temporal shift on PySlowFast's single-pathway ResNet.
-
-TSM (Lin et al., ICCV 2019) gives a 2D ResNet temporal modelling at no
-cost in parameters or FLOPs: inside the residual branch of each bottleneck,
-before its first convolution, a fraction of the channels is moved one frame
-along time ("residual shift"); the shortcut keeps the unshifted features.
-The paper's Table 6 models (2D R50+TSM, with GTA on top) use it with 1/8 of
-the channels moved each way.
+"""TSM's residual temporal shift in PySlowFast's single-pathway ResNet.
 
 In PySlowFast the residual branch of a ``ResBlock`` is ``branch2`` and its
 first convolution ``branch2.a``; ``add_temporal_shift`` replaces that
@@ -13,84 +6,7 @@ first convolution ``branch2.a``; ``add_temporal_shift`` replaces that
 state-dict names (and ImageNet or PySlowFast checkpoints) are unchanged.
 """
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-STAGE_INDICES = (2, 3, 4, 5)
-
-
-def shifted_channels(num_channels, fraction):
-    """Channels moved in each direction: floor(C * fraction), as TSM's
-    ``C // fold_div``."""
-    return int(num_channels * fraction)
-
-
-def temporal_shift(x, fraction):
-    """Moves two groups of channels one frame along time, zero-filled.
-
-    With F = ``shifted_channels(C, fraction)``, output frame t holds, in
-    channels [0, F), input frame t + 1 (shifted backward in time; the last
-    frame gets zeros); in channels [F, 2F), input frame t - 1 (shifted
-    forward; the first frame gets zeros); in the other channels, frame t.
-
-    Args:
-        x (Tensor): (N, C, T, H, W).
-        fraction (float): share of the channels moved in each direction.
-    Returns:
-        Tensor: (N, C, T, H, W).
-    """
-    fold = shifted_channels(x.shape[1], fraction)
-    backward = F.pad(x[:, :fold, 1:], (0, 0, 0, 0, 0, 1))
-    forward = F.pad(x[:, fold : 2 * fold, :-1], (0, 0, 0, 0, 1, 0))
-    return torch.cat((backward, forward, x[:, 2 * fold :]), dim=1)
-
-
-class TemporalShiftConv3d(nn.Conv3d):
-    """An ``nn.Conv3d`` that applies ``temporal_shift`` to its input first.
-    Same parameters, names and FLOPs as the convolution it replaces."""
-
-    def __init__(self, *args, shift_fraction=0.125, **kwargs):
-        """
-        Args:
-            *args, **kwargs: those of ``nn.Conv3d``.
-            shift_fraction (float): share of the input channels moved in
-                each direction.
-        """
-        super().__init__(*args, **kwargs)
-        self.shift_fraction = shift_fraction
-
-    @classmethod
-    def from_conv(cls, conv, shift_fraction):
-        """A copy of ``conv`` (hyper-parameters and weights) that shifts."""
-        shifted = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=conv.bias is not None,
-            padding_mode=conv.padding_mode,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
-            shift_fraction=shift_fraction,
-        )
-        shifted.load_state_dict(conv.state_dict())
-        return shifted
-
-    def forward(self, x):
-        """
-        Args:
-            x (Tensor): (N, C_in, T, H, W).
-        Returns:
-            Tensor: the convolution of the shifted input.
-        """
-        return super().forward(temporal_shift(x, self.shift_fraction))
-
-    def extra_repr(self):
-        return super().extra_repr() + ", shift_fraction={}".format(self.shift_fraction)
+from gta_slowfast.blocks.temporal_shift import TemporalShiftConv3d
 
 
 def add_temporal_shift(model, cfg):
@@ -102,39 +18,18 @@ def add_temporal_shift(model, cfg):
         cfg (CfgNode): its config, with GTA.TEMPORAL_SHIFT.
     Returns:
         nn.Module: ``model``.
+    The keys themselves (a single-pathway arch, stages in res2..res5, the
+    fraction) are checked by ``config.check_gta_config`` before the model is
+    built.
+
     Raises:
-        ValueError: a multi-pathway model, a stage outside res2..res5, a
-            fraction outside (0, 0.5], or a block with too few channels to
-            shift any, naming the key.
+        ValueError: from ``TemporalShiftConv3d``, a fraction that moves no
+            channel of a block.
     """
     shift = cfg.GTA.TEMPORAL_SHIFT
-    if model.num_pathways != 1:
-        raise ValueError(
-            "GTA.TEMPORAL_SHIFT.ENABLE: the temporal shift is for "
-            "single-pathway ResNets (C2D, Slow); MODEL.ARCH {} has {} "
-            "pathways.".format(cfg.MODEL.ARCH, model.num_pathways)
-        )
-    unknown = [stage for stage in shift.STAGES if stage not in STAGE_INDICES]
-    if unknown:
-        raise ValueError(
-            "GTA.TEMPORAL_SHIFT.STAGES {} names stages {}; allowed: {} "
-            "(res2..res5).".format(list(shift.STAGES), unknown, list(STAGE_INDICES))
-        )
-    if not 0 < shift.FRACTION <= 0.5:
-        raise ValueError(
-            "GTA.TEMPORAL_SHIFT.FRACTION {} is not in (0, 0.5]: it is the "
-            "share of channels moved in each of the two directions.".format(shift.FRACTION)
-        )
     for stage in shift.STAGES:
         res_stage = getattr(model, "s{}".format(stage))
         for index in range(res_stage.num_blocks[0]):
             branch = getattr(res_stage, "pathway0_res{}".format(index)).branch2
-            if shifted_channels(branch.a.in_channels, shift.FRACTION) < 1:
-                raise ValueError(
-                    "GTA.TEMPORAL_SHIFT.FRACTION {} moves no channel of the {} "
-                    "input channels of res{} block {}.".format(
-                        shift.FRACTION, branch.a.in_channels, stage, index
-                    )
-                )
             branch.a = TemporalShiftConv3d.from_conv(branch.a, shift.FRACTION)
     return model

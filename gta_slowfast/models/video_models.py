@@ -20,19 +20,16 @@ from collections import OrderedDict
 import torch
 
 from gta_slowfast import compat
-from gta_slowfast.models.block_spec import STOCK_NONLOCAL, BlockSpec
-from gta_slowfast.models.decoupled_attention import DecoupledAttentionBlock
+from gta_slowfast.blocks import DecoupledAttentionBlock
+from gta_slowfast.config import check_gta_config, is_multi_pathway
+from gta_slowfast.models.block_spec import block_terms
 from gta_slowfast.models.temporal_shift import add_temporal_shift
+from gta_slowfast.process_group import several_processes
 
 STAGES = ("s2", "s3", "s4", "s5")
 _BLOCK_NAME = re.compile(r"^pathway\d+_nonlocal\d+$")
 
 logger = logging.getLogger(__name__)
-
-
-def is_multi_pathway(cfg):
-    """True for SlowFast-like archs with a Slow and a Fast pathway."""
-    return compat.installed_arch(cfg.MODEL.ARCH) in cfg.MODEL.MULTI_PATHWAY_ARCH
 
 
 def stage_num_frames(cfg, stage, pathway):
@@ -60,7 +57,8 @@ def stage_spatial_size(cfg, stage, pathway):
 def replace_nonlocal_blocks(model, cfg):
     """Swaps PySlowFast's Nonlocal blocks for the block GTA.BLOCK names,
     with the norm PySlowFast's own blocks use (``compat.norm_module``) and
-    the replaced block's norm eps and momentum.
+    the replaced block's norm eps and momentum. The GTA keys become the
+    block's plain arguments here.
 
     Args:
         model (nn.Module): a PySlowFast ResNet or SlowFast.
@@ -69,8 +67,7 @@ def replace_nonlocal_blocks(model, cfg):
         ValueError: a NONLOCAL.LOCATION index past the blocks of a stage, or
             an invalid GTA key, naming the key.
     """
-    stock = cfg.GTA.BLOCK.strip().upper() == STOCK_NONLOCAL
-    spec = None if stock else BlockSpec.parse(cfg.GTA.BLOCK)
+    terms = block_terms(cfg.GTA.BLOCK)
     norm_module = compat.norm_module(cfg)
     for stage, name in enumerate(STAGES):
         res_stage = getattr(model, name)
@@ -88,13 +85,13 @@ def replace_nonlocal_blocks(model, cfg):
                             res_stage.num_blocks[pathway] - 1,
                         )
                     )
-                if stock:
+                if terms is None:
                     continue
                 nonlocal_block = getattr(res_stage, attribute)
                 block = DecoupledAttentionBlock(
                     dim=nonlocal_block.dim,
                     num_frames=stage_num_frames(cfg, stage, pathway),
-                    spec=spec,
+                    terms=terms,
                     num_groups=cfg.GTA.NUM_GROUPS,
                     num_regions=cfg.GTA.NUM_REGIONS,
                     pool_size=nonlocal_block.pool_size,
@@ -131,7 +128,9 @@ def keep_same_block_types(model, state_dict):
     ``state_dict`` under its prefix load only if their names are exactly
     those of the model's block there: an NL checkpoint's ``...bn.weight``
     would otherwise land in a GTA block's final norm, and the block would no
-    longer be the identity at the start of fine-tuning. The log names each
+    longer be the identity at the start of fine-tuning. Entries a block
+    saved before its terms were classes are renamed first
+    (``DecoupledAttentionBlock.upgrade_saved_names``). The log names each
     block that starts from its initialisation and why.
 
     Args:
@@ -142,7 +141,9 @@ def keep_same_block_types(model, state_dict):
     """
     kept = OrderedDict(state_dict)
     for prefix, block in inserted_blocks(model).items():
-        given = {key[len(prefix):] for key in state_dict if key.startswith(prefix)}
+        if isinstance(block, DecoupledAttentionBlock):
+            block.upgrade_saved_names(kept, prefix)
+        given = {key[len(prefix):] for key in kept if key.startswith(prefix)}
         own = set(block.state_dict())
         if not given or given == own:
             continue
@@ -164,36 +165,34 @@ def _module_names(parameter_names):
     return ", ".join(dict.fromkeys(name.rpartition(".")[0] for name in sorted(parameter_names)))
 
 
-class _KeepsBlockTypesOnLoad:
-    """Applies ``keep_same_block_types`` to every ``load_state_dict``."""
+class _GTAModel:
+    """What the plugin adds to a PySlowFast model class (first base of
+    ``GTAResNet`` and ``GTASlowFast``): the GTA keys checked, the blocks
+    GTA.BLOCK names at NONLOCAL.LOCATION and, with
+    GTA.TEMPORAL_SHIFT.ENABLE, TSM's residual shift; and
+    ``keep_same_block_types`` applied to every ``load_state_dict``."""
+
+    def __init__(self, cfg):
+        check_gta_config(cfg)
+        cfg = compat.for_installed_pyslowfast(cfg)
+        super().__init__(cfg)
+        replace_nonlocal_blocks(self, cfg)
+        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
+            add_temporal_shift(self, cfg)
 
     def load_state_dict(self, state_dict, *args, **kwargs):
         return super().load_state_dict(keep_same_block_types(self, state_dict), *args, **kwargs)
 
 
-class GTAResNet(_KeepsBlockTypesOnLoad, compat.ResNet):
+class GTAResNet(_GTAModel, compat.ResNet):
     """PySlowFast's single-pathway ResNet (C2D, I3D, Slow) with GTA.BLOCK
     at NONLOCAL.LOCATION and, with GTA.TEMPORAL_SHIFT.ENABLE, TSM's residual
     shift. Input: [(N, 3, T, H, W)]; output: (N, classes)."""
 
-    def __init__(self, cfg):
-        cfg = compat.for_installed_pyslowfast(cfg)
-        super().__init__(cfg)
-        replace_nonlocal_blocks(self, cfg)
-        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
-            add_temporal_shift(self, cfg)
 
-
-class GTASlowFast(_KeepsBlockTypesOnLoad, compat.SlowFast):
+class GTASlowFast(_GTAModel, compat.SlowFast):
     """PySlowFast's SlowFast with GTA.BLOCK at NONLOCAL.LOCATION.
     Input: [slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]."""
-
-    def __init__(self, cfg):
-        cfg = compat.for_installed_pyslowfast(cfg)
-        super().__init__(cfg)
-        replace_nonlocal_blocks(self, cfg)
-        if cfg.GTA.TEMPORAL_SHIFT.ENABLE:
-            add_temporal_shift(self, cfg)
 
 
 if compat.MODEL_REGISTRY is not None:
@@ -213,7 +212,12 @@ def build_model(cfg, gpu_id=None):
             process group of more than one process is running, with the
             communication hook of MODEL.FP16_ALLREDUCE (GitHub main) as
             main's ``build_model`` registers it.
+    Raises:
+        ValueError: a GTA key cannot work (``check_gta_config``, which the
+            model classes run, also where PySlowFast's own ``build_model``
+            builds them from MODEL_REGISTRY).
     """
+    check_gta_config(cfg)
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             "NUM_GPUS is {} but {} GPU(s) are available; set NUM_GPUS: 0 to "
@@ -226,8 +230,7 @@ def build_model(cfg, gpu_id=None):
         device = torch.cuda.current_device() if gpu_id is None else gpu_id
         model = model.cuda(device=device)
         device_ids = [device]
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    if distributed and torch.distributed.get_world_size() > 1:
+    if several_processes():
         model = torch.nn.parallel.DistributedDataParallel(module=model, device_ids=device_ids)
         hook = compat.ddp_communication_hook(cfg)
         if hook is not None:

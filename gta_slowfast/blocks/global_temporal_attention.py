@@ -7,9 +7,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gta_slowfast.config import check_choice
+from gta_slowfast.blocks.arguments import check_choice
 
-TEMPORAL_ADAPT_MODES = ("none", "interpolate")
+TEMPORAL_ADAPT_MODES = ("error", "interpolate")
 REGION_ASSIGNMENT_MODES = ("dynamic", "static")
 
 
@@ -68,16 +68,16 @@ class GlobalTemporalMixing(nn.Module):
     of the input; the heads are concatenated back to D channels.
     """
 
-    def __init__(self, num_frames, num_groups, temporal_adapt="none"):
+    def __init__(self, num_frames, num_groups, temporal_adapt="error"):
         """
         Args:
             num_frames (int): T, the clip length the matrices are built for.
             num_groups (int): G = Nh.
-            temporal_adapt (str): "none" (another length is an error) or
-                "interpolate" (resize the matrices to the clip's length).
+            temporal_adapt (str): "error" (another length raises an error)
+                or "interpolate" (resize the matrices to the clip's length).
         """
         super().__init__()
-        check_choice("GTA.TEMPORAL_ADAPT", temporal_adapt, TEMPORAL_ADAPT_MODES)
+        check_choice("temporal_adapt", temporal_adapt, TEMPORAL_ADAPT_MODES, "GTA.TEMPORAL_ADAPT")
         self.num_frames = num_frames
         self.num_groups = num_groups
         self.temporal_adapt = temporal_adapt
@@ -95,12 +95,13 @@ class GlobalTemporalMixing(nn.Module):
         """The (G, G, T', T') matrices for a clip of ``num_frames`` frames."""
         if num_frames == self.num_frames:
             return self.weight
-        if self.temporal_adapt == "none":
+        if self.temporal_adapt == "error":
             raise ValueError(
                 "A global temporal attention block was built for clips of "
                 "T={} frames at this position but received T={}. Use clips "
-                "of the configured length (DATA.NUM_FRAMES), or set "
-                "GTA.TEMPORAL_ADAPT: interpolate.".format(
+                "of the length it was built for (num_frames; DATA.NUM_FRAMES), "
+                "or temporal_adapt='interpolate' (GTA.TEMPORAL_ADAPT: "
+                "interpolate).".format(
                     self.num_frames, num_frames
                 )
             )
@@ -114,17 +115,18 @@ class GlobalTemporalMixing(nn.Module):
             name (str): the entry's name, for the error.
         Returns:
             Tensor: (G, G, T, T); ``saved`` itself where T' = T, else resized
-                (GTA.TEMPORAL_ADAPT: interpolate).
+                (temporal_adapt "interpolate").
         Raises:
-            ValueError: T' != T with GTA.TEMPORAL_ADAPT: none, naming both.
+            ValueError: T' != T with temporal_adapt "error", naming both.
         """
         if saved.shape[-1] == self.num_frames:
             return saved
-        if self.temporal_adapt == "none":
+        if self.temporal_adapt == "error":
             raise ValueError(
                 "{} holds T x T matrices for T={} frames but this model is "
-                "built for T={} (DATA.NUM_FRAMES). Use the checkpoint's clip "
-                "length, or set GTA.TEMPORAL_ADAPT: interpolate.".format(
+                "built for T={} (num_frames; DATA.NUM_FRAMES). Use the "
+                "checkpoint's clip length, or temporal_adapt='interpolate' "
+                "(GTA.TEMPORAL_ADAPT: interpolate).".format(
                     name, saved.shape[-1], self.num_frames
                 )
             )
@@ -176,13 +178,17 @@ class RegionAssignment(nn.Module):
             spatial_size (tuple): (H, W), for "static".
         """
         super().__init__()
-        check_choice("GTA.REGION_ASSIGNMENT", mode, REGION_ASSIGNMENT_MODES)
+        check_choice("region_assignment", mode, REGION_ASSIGNMENT_MODES, "GTA.REGION_ASSIGNMENT")
         self.mode = mode
         self.num_regions = num_regions
         if mode == "dynamic":
             # No bias: a per-region constant cancels in the softmax over HW.
             self.proj = nn.Linear(dim, num_regions, bias=False)
         else:
+            if num_frames is None or spatial_size is None:
+                raise ValueError(
+                    "region_assignment 'static' (GTA.REGION_ASSIGNMENT) needs "
+                    "num_frames and spatial_size (H, W) of the block's position.")
             self.spatial_size = tuple(spatial_size)
             h, w = self.spatial_size
             self.logits = nn.Parameter(torch.zeros(num_frames, num_regions, h * w))
@@ -205,10 +211,10 @@ class RegionAssignment(nn.Module):
             expected = (self.logits.shape[0],) + self.spatial_size
             if (t,) + tuple(spatial_size) != expected:
                 raise ValueError(
-                    "Static region assignment (GTA.REGION_ASSIGNMENT: static) "
-                    "was built for T x H x W = {} x {} x {} at this position "
-                    "but received {} x {} x {}; use GTA.REGION_ASSIGNMENT: "
-                    "dynamic for other sizes.".format(*expected, t, *spatial_size)
+                    "Static region assignment (region_assignment 'static'; "
+                    "GTA.REGION_ASSIGNMENT: static) was built for T x H x W = "
+                    "{} x {} x {} at this position but received {} x {} x {}; "
+                    "use 'dynamic' for other sizes.".format(*expected, t, *spatial_size)
                 )
             logits = self.logits.transpose(1, 2).expand(n, -1, -1, -1)
         log_assignment = F.log_softmax(logits, dim=2)

@@ -1,15 +1,12 @@
-"""A synthetic Something-Something-v2 look-alike where only temporal order
-tells classes apart.
+"""The clips of a synthetic Something-Something-v2 look-alike where only
+temporal order tells classes apart.
 
-Classes come in time-reversed pairs (:data:`CLASS_PAIRS`). A video of the
-second class of a pair is a video of the first class played backwards:
-in training an independently drawn one; in validation the twin of a video
-of the first class (the same clip, reversed). Every frame of either class
-is drawn from the same distribution, so a model that pools per-frame
-features without regard to order (average pooling) is at chance within
-each pair, and on the validation twins it is at exactly 50 % (up to codec
-noise: it scores a clip and its reverse alike), while a model that sees
-the order of frames can reach 100 %.
+Classes come in time-reversed pairs (:data:`CLASS_PAIRS`). A clip of the
+second class of a pair is a clip of the first class played backwards.
+Every frame of either class is drawn from the same distribution, so a
+model that pools per-frame features without regard to order (average
+pooling) is at chance within each pair, while a model that sees the order
+of frames can reach 100 %.
 
 Each clip: a static background (random colour, smooth random texture), an
 optional static distractor shape, one object (a rectangle or an ellipse of
@@ -24,25 +21,13 @@ whose meaning changes under a horizontal flip name "left" or "right" in
 both classes; the others draw every horizontal quantity (drift, tilt) from
 a distribution symmetric under the flip.
 
-:func:`generate_dataset` writes the official SSv2 release layout::
-
-    <out>/something-something-v2-labels.json       {"Class name": "0", ...}
-    <out>/something-something-v2-train.json        [{"id", "label", "template", "placeholders"}, ...]
-    <out>/something-something-v2-validation.json
-    <out>/videos/<id>.webm                         VP9 (libvpx-vp9), yuv420p
-
 Class indices keep the pairs together: pair ``p`` is classes ``2p``
-(forward) and ``2p + 1`` (reversed). The class of an entry is its template
-with the brackets removed. Everything is deterministic given the seed; the
-clip of (split, class, n) does not depend on ``num_pairs`` or on the sizes
-of the other splits.
+(forward) and ``2p + 1`` (reversed).
 """
 
-import json
-import os
-import time
-
 import numpy as np
+
+from gta_slowfast.datasets.ssv2 import class_name_of
 
 # (forward template, reversed template); a clip of the reversed class is a
 # forward clip played backwards. Templates follow SSv2 ("[something]" is the
@@ -67,48 +52,34 @@ _MOTIONS = ["right", "up", "grow", "fade_in", "unfold", "pan_right"]
 
 MAX_PAIRS = len(CLASS_PAIRS)
 
-LABELS_FILE = "something-something-v2-labels.json"
-SPLIT_FILES = {
-    "train": "something-something-v2-train.json",
-    "validation": "something-something-v2-validation.json",
-}
-VIDEO_DIR = "videos"
-CODEC = "libvpx-vp9"
-PIX_FMT = "yuv420p"
-
 # Object names for the "label" and "placeholders" fields, by shape.
 _NAMES = {
     "rect": ["box", "book", "phone", "card", "brick", "remote control"],
     "ellipse": ["ball", "apple", "orange", "coin", "plate", "egg"],
 }
 
-# Seed-stream codes of the splits (part of each clip's seed).
-_SPLIT_CODE = {"train": 1, "validation": 2}
-
-
-def template_to_class(template):
-    """The class name of a template: the template with "[" and "]" removed."""
-    return template.replace("[", "").replace("]", "")
-
 
 def class_templates(num_pairs=4):
     """Templates of the first ``num_pairs`` pairs, in class-index order."""
-    _check_pairs(num_pairs)
+    check_num_pairs(num_pairs)
     return [t for pair in CLASS_PAIRS[:num_pairs] for t in pair]
 
 
 def class_names(num_pairs=4):
     """Class names (labels.json keys) in class-index order: pair ``p`` is
     classes ``2p`` (forward) and ``2p + 1`` (reversed)."""
-    return [template_to_class(t) for t in class_templates(num_pairs)]
+    return [class_name_of(t) for t in class_templates(num_pairs)]
 
 
-def _check_pairs(num_pairs):
+def check_num_pairs(num_pairs):
+    """Raises ValueError unless 1 <= num_pairs <= MAX_PAIRS."""
     if not 1 <= int(num_pairs) <= MAX_PAIRS:
         raise ValueError(f"num_pairs must be in 1..{MAX_PAIRS}, got {num_pairs}")
 
 
-def _check_size(num_frames, height, width):
+def check_clip_size(num_frames, height, width):
+    """Raises ValueError unless a clip has >= 2 frames and an even height
+    and width of at least 32 pixels."""
     if int(num_frames) < 2:
         raise ValueError(f"num_frames must be at least 2, got {num_frames}")
     for name, v in (("height", height), ("width", width)):
@@ -121,9 +92,6 @@ def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
-
-
-# ---------------------------------------------------------------- rendering
 
 
 def _ease(num_frames, rng):
@@ -295,7 +263,7 @@ def render_clip(pair, reverse=False, num_frames=16, height=72, width=96,
     """
     if not 0 <= int(pair) < MAX_PAIRS:
         raise ValueError(f"pair must be in 0..{MAX_PAIRS - 1}, got {pair}")
-    _check_size(num_frames, height, width)
+    check_clip_size(num_frames, height, width)
     import cv2
 
     T, H, W = int(num_frames), int(height), int(width)
@@ -351,173 +319,3 @@ def render_clip(pair, reverse=False, num_frames=16, height=72, width=96,
         info[k] = np.asarray(st[k], np.float64)[order].copy()
     return frames, info
 
-
-# ----------------------------------------------------------------- encoding
-
-
-def codec_available():
-    """Whether PyAV can encode VP9 (``libvpx-vp9``)."""
-    import av
-
-    return CODEC in av.codecs_available
-
-
-def write_webm(path, frames, fps=12, crf=18):
-    """Writes uint8 RGB frames (T, H, W, 3) as a WebM file, VP9 yuv420p,
-    constant quality ``crf`` (0..63, lower is better), bit-exact muxing so
-    the same frames give the same bytes."""
-    import av
-
-    if not codec_available():
-        raise RuntimeError(
-            f"PyAV has no {CODEC} encoder (av.codecs_available lacks it); "
-            "install a PyAV wheel built with libvpx")
-    frames = np.asarray(frames)
-    T, H, W, _ = frames.shape
-    tmp = path + ".tmp"
-    with av.open(tmp, "w", format="webm",
-                 container_options={"fflags": "+bitexact"}) as container:
-        stream = container.add_stream(CODEC, rate=int(fps), options={
-            "crf": str(int(crf)), "b": "0", "deadline": "realtime",
-            "cpu-used": "8", "row-mt": "0", "threads": "1",
-            "lag-in-frames": "0", "auto-alt-ref": "0",
-        })
-        stream.width, stream.height, stream.pix_fmt = W, H, PIX_FMT
-        stream.codec_context.flags |= av.codec.context.Flags.bitexact
-        for t in range(T):
-            vf = av.VideoFrame.from_ndarray(frames[t], format="rgb24")
-            vf = vf.reformat(format=PIX_FMT)
-            vf.pts = t
-            for packet in stream.encode(vf):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    os.replace(tmp, path)
-
-
-def read_video(path):
-    """Decodes a video with PyAV to uint8 RGB frames (T, H, W, 3)."""
-    import av
-
-    with av.open(path) as container:
-        return np.stack([f.to_ndarray(format="rgb24")
-                         for f in container.decode(video=0)])
-
-
-# ------------------------------------------------------------------ data set
-
-
-def _label(template, name):
-    """The SSv2 "label" field: the template with the object filled in,
-    lower case like the official files."""
-    return (template.replace("[something]", name)
-            .replace("[Something]", name).lower())
-
-
-def _clip_seed(seed, split, cls, n):
-    """Validation clips of a pair's two classes share their seed (twins)."""
-    if split == "validation":
-        cls = cls - cls % 2
-    return np.random.SeedSequence([int(seed), _SPLIT_CODE[split], int(cls), int(n)])
-
-
-def _check_out_dir(out_dir, overwrite):
-    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} exists and is not empty; pass overwrite=True "
-            "(--overwrite) to replace the files this generator writes")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise NotADirectoryError(out_dir)
-
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def generate_dataset(out_dir, num_pairs=4, train_per_class=40, val_per_class=10,
-                     num_frames=24, height=72, width=96, fps=12, seed=0,
-                     overwrite=False, crf=18, verbose=True):
-    """Writes the synthetic time-reversal data set in the SSv2 layout.
-
-    Args:
-        out_dir (str): output folder; must be missing or empty unless
-            ``overwrite``, which replaces only the files written here (the
-            json files and ``videos/<id>.webm`` of this run) and deletes
-            nothing else.
-        num_pairs (int): 1..len(CLASS_PAIRS) time-reversed class pairs.
-        train_per_class, val_per_class (int): videos per class and split.
-        num_frames, height, width (int): clip size; height, width even.
-        fps (int): frame rate written to the files.
-        seed (int): everything is a function of it.
-        crf (int): VP9 constant quality, 0..63.
-        verbose (bool): print progress lines.
-    Returns:
-        dict: ``classes`` (names in index order), ``templates``, ``pairs``
-        ((forward index, reversed index) per pair), ``counts``
-        ({split: {class: n}}), ``num_videos``, ``out_dir``, ``seconds``.
-    """
-    _check_pairs(num_pairs)
-    _check_size(num_frames, height, width)
-    if int(train_per_class) < 0 or int(val_per_class) < 0:
-        raise ValueError("videos per class must be >= 0")
-    if not codec_available():
-        raise RuntimeError(f"PyAV has no {CODEC} encoder")
-    _check_out_dir(out_dir, overwrite)
-    start = time.time()
-    log = (lambda msg: print(msg, flush=True)) if verbose else (lambda msg: None)
-
-    templates = class_templates(num_pairs)
-    classes = [template_to_class(t) for t in templates]
-    per_split = {"train": int(train_per_class), "validation": int(val_per_class)}
-    jobs = [(split, c, n) for split in ("train", "validation")
-            for c in range(len(classes)) for n in range(per_split[split])]
-    # unique digit ids, shuffled so that ids say nothing about the class
-    perm = np.random.default_rng([int(seed), 0]).permutation(len(jobs))
-    ids = [str(100001 + int(i)) for i in perm]
-
-    video_dir = os.path.join(out_dir, VIDEO_DIR)
-    os.makedirs(video_dir, exist_ok=True)
-    log(f"[synthetic-ssv2] {len(classes)} classes ({num_pairs} time-reversed "
-        f"pairs), {per_split['train']} train + {per_split['validation']} "
-        f"validation videos per class, {num_frames} frames {height}x{width} "
-        f"@ {fps} fps, seed {seed} -> {out_dir}")
-    entries = {"train": [], "validation": []}
-    counts = {s: {c: 0 for c in classes} for s in entries}
-    every = max(1, len(jobs) // 10)
-    for k, ((split, c, n), vid) in enumerate(zip(jobs, ids)):
-        frames, info = render_clip(
-            c // 2, reverse=bool(c % 2), num_frames=num_frames, height=height,
-            width=width, seed=np.random.default_rng(_clip_seed(seed, split, c, n)),
-            return_info=True)
-        write_webm(os.path.join(video_dir, vid + ".webm"), frames, fps=fps, crf=crf)
-        entries[split].append({
-            "id": vid,
-            "label": _label(templates[c], info["name"]),
-            "template": templates[c],
-            "placeholders": [info["name"]],
-        })
-        counts[split][classes[c]] += 1
-        if (k + 1) % every == 0 or k + 1 == len(jobs):
-            log(f"[synthetic-ssv2] {k + 1}/{len(jobs)} videos "
-                f"({time.time() - start:.1f} s)")
-
-    for split in entries:  # id order, as a stable, class-mixed order
-        entries[split].sort(key=lambda e: int(e["id"]))
-        _write_json(os.path.join(out_dir, SPLIT_FILES[split]), entries[split])
-    _write_json(os.path.join(out_dir, LABELS_FILE),
-                {name: str(i) for i, name in enumerate(classes)})
-    seconds = time.time() - start
-    log(f"[synthetic-ssv2] done: {len(jobs)} videos in {seconds:.1f} s")
-    return {
-        "classes": classes,
-        "templates": templates,
-        "pairs": [(2 * p, 2 * p + 1) for p in range(num_pairs)],
-        "counts": counts,
-        "num_videos": len(jobs),
-        "out_dir": out_dir,
-        "seconds": seconds,
-    }

@@ -77,7 +77,7 @@ def dense_indices(
     Returns:
         np.ndarray: int64 (num_frames,) non-decreasing frame indices in [0, L).
     """
-    offsets = np.round(sampling_rate * rate_ratio * np.arange(num_frames)).astype(np.int64)
+    offsets = dense_offsets(num_frames, sampling_rate, rate_ratio)
     latest_start = max(num_video_frames - 1 - int(offsets[-1]), 0)
     if training:
         start = int(rng.integers(0, latest_start + 1))
@@ -88,3 +88,10 @@ def dense_indices(
     else:
         start = clip_index * (latest_start // (num_clips - 1))
     return np.minimum(start + offsets, num_video_frames - 1).astype(np.int64)
+
+
+def dense_offsets(num_frames, sampling_rate, rate_ratio=1.0):
+    """int64 (num_frames,) positions of a dense clip's frames from its first,
+    ``sampling_rate * rate_ratio`` frames apart, rounded (see
+    ``dense_indices``); the window spans ``offsets[-1] + 1`` frames."""
+    return np.round(sampling_rate * rate_ratio * np.arange(num_frames)).astype(np.int64)
