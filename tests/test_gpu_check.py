@@ -20,6 +20,7 @@ import sys
 import pytest
 
 from gta_slowfast import compat
+from gta_slowfast.engine import pyslowfast_tools
 
 from conftest import REPO
 from pipeline import load_tool
@@ -29,8 +30,9 @@ gpu_check = load_tool("gpu_check")
 MAIN = compat.GENERATION == "main"
 # SlowFast since Aug 2024 (HEAD) imports its own ava_evaluation under Meta's
 # internal name.
-META_IMPORTS = MAIN and compat.AVA_EVALUATION_ALIAS in (
-    pathlib.Path(compat._clone_root()) / "slowfast" / "utils" / "ava_eval_helper.py").read_text()
+META_IMPORTS = MAIN and pyslowfast_tools.AVA_EVALUATION_ALIAS in (
+    pathlib.Path(pyslowfast_tools.clone_root()) / "slowfast" / "utils" / "ava_eval_helper.py"
+).read_text()
 quick_run = pytest.mark.skipif(
     not MAIN or META_IMPORTS,
     reason="the CPU run of the GPU check runs once, under GitHub-main SlowFast before HEAD "
@@ -79,7 +81,7 @@ def test_plugin_loop_trains_resumes_and_tests_every_model(report):
 def test_pyslowfast_tools_run_or_say_why_not(report):
     report, _ = report
     (row,) = rows_of(report, "pyslowfast").values()
-    tools = compat.find_pyslowfast_tools() if compat.GENERATION == "main" else None
+    tools = pyslowfast_tools.find_pyslowfast_tools() if compat.GENERATION == "main" else None
     if tools is not None and tools.available:
         assert row["status"] == "ok", row
         assert row["train_iters"] >= 2 and row["test_top1"] is not None

@@ -15,7 +15,7 @@ their rows):
   second and tests, in fp32 and with TRAIN.MIXED_PRECISION (fp16 with a
   GradScaler on CUDA, bf16 on the CPU; the other half-precision dtype has
   no switch in the plugin's loop and its row says so), on the synthetic
-  time-reversal SSv2 (gta_slowfast/datasets/synthetic.py) written at SSv2's
+  time-reversal SSv2 (gta_slowfast/demo/) written at SSv2's
   size (240 x 428, 48 frames).
 * pyslowfast: the same for C2D-R50 + GTA with TRAIN.MIXED_PRECISION through
   GitHub-main SlowFast's own tools/train_net.py and test_net.py (GTA.LOOP
@@ -170,7 +170,7 @@ def read(path):
 
 def make_data(workdir, sizes):
     """The synthetic SSv2 for the training parts, written once per size."""
-    from gta_slowfast.datasets.synthetic import generate_dataset
+    from gta_slowfast.demo.synthetic_ssv2 import generate_dataset
 
     data_dir = os.path.join(workdir, "ssv2_" + sizes["loader_sizes"])
     if not os.path.exists(os.path.join(data_dir, "something-something-v2-validation.json")):
@@ -295,8 +295,9 @@ def pyslowfast_part(args, slowfast):
     TRAIN.MIXED_PRECISION, where its tools import."""
     precision = "fp16" if args.device == "cuda" else "fp32 (autocast is CUDA's)"
     probe = subprocess.run(
-        [sys.executable, "-c", "from gta_slowfast import compat; t = compat.find_pyslowfast_tools()"
-         "; print(t.available); print(t.reason)"],
+        [sys.executable, "-c", "from gta_slowfast.engine.pyslowfast_tools import "
+         "find_pyslowfast_tools; t = find_pyslowfast_tools(); print(t.available); "
+         "print(t.reason)"],
         cwd=REPO, env=tools_env(slowfast), capture_output=True, text=True)
     lines = probe.stdout.strip().splitlines()
     if probe.returncode != 0 or not lines or lines[0] != "True":
