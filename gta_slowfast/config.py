@@ -205,6 +205,9 @@ def add_gta_config(cfg):
 # blocks' own (GTA.BLOCK, GTA.TA_INPUT, GTA.TEMPORAL_ADAPT,
 # GTA.REGION_ASSIGNMENT, GTA.TEMPORAL_SHIFT.STAGES), which the blocks define.
 LOOPS = ("auto", "pyslowfast", "plugin")
+# The plugin's datasets (TRAIN.DATASET / TEST.DATASET), the only readers of
+# GTA.DATA.*.
+PLUGIN_DATASETS = ("gta_ssv2", "gta_ssv1", "gta_kinetics")
 SAMPLINGS = ("tsn", "dense")
 SSV2_FORMATS = ("video", "frames")
 # The stages GTA.TEMPORAL_SHIFT.STAGES may name: res2..res5.
