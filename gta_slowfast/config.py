@@ -198,6 +198,16 @@ def add_gta_config(cfg):
     # epoch ends (TRAIN.CHECKPOINT_PERIOD) and on SIGTERM or SIGUSR1.
     # PySlowFast checkpoints only every TRAIN.CHECKPOINT_PERIOD epochs.
     cfg.GTA.TRAIN.CHECKPOINT_MINUTES = 0.0
+
+    # The autocast dtype of TRAIN.MIXED_PRECISION in the plugin's loop:
+    #   "":         PySlowFast's: float16 with a GradScaler on CUDA, as
+    #               GitHub main's train_net (bfloat16 on the CPU, where
+    #               float16 matrix products are slow);
+    #   "float16":  float16 with a GradScaler, on either device;
+    #   "bfloat16": bfloat16, no loss scaling (it has float32's exponent
+    #               range): the usual choice on A100/H100/H200.
+    # PySlowFast has no such key: its train_net always uses float16.
+    cfg.GTA.TRAIN.MIXED_PRECISION_DTYPE = ""
     return cfg
 
 
@@ -205,6 +215,10 @@ def add_gta_config(cfg):
 # blocks' own (GTA.BLOCK, GTA.TA_INPUT, GTA.TEMPORAL_ADAPT,
 # GTA.REGION_ASSIGNMENT, GTA.TEMPORAL_SHIFT.STAGES), which the blocks define.
 LOOPS = ("auto", "pyslowfast", "plugin")
+MIXED_PRECISION_DTYPES = ("", "float16", "bfloat16")
+# The plugin's datasets (TRAIN.DATASET / TEST.DATASET), the only readers of
+# GTA.DATA.*.
+PLUGIN_DATASETS = ("gta_ssv2", "gta_ssv1", "gta_kinetics")
 SAMPLINGS = ("tsn", "dense")
 SSV2_FORMATS = ("video", "frames")
 # The stages GTA.TEMPORAL_SHIFT.STAGES may name: res2..res5.
@@ -237,8 +251,14 @@ def check_gta_config(cfg):
             ("GTA.LOOP", gta.LOOP, LOOPS),
             ("GTA.DATA.SAMPLING", gta.DATA.SAMPLING, SAMPLINGS),
             ("GTA.DATA.SSV2_FORMAT", gta.DATA.SSV2_FORMAT, SSV2_FORMATS),
+            ("GTA.TRAIN.MIXED_PRECISION_DTYPE", gta.TRAIN.MIXED_PRECISION_DTYPE,
+             MIXED_PRECISION_DTYPES),
         )
     ]
+    if gta.TRAIN.MIXED_PRECISION_DTYPE and not cfg.TRAIN.MIXED_PRECISION:
+        problems.append("GTA.TRAIN.MIXED_PRECISION_DTYPE '{}' chooses the dtype of "
+                        "TRAIN.MIXED_PRECISION, which is False: set TRAIN.MIXED_PRECISION True, "
+                        "or the dtype back to ''".format(gta.TRAIN.MIXED_PRECISION_DTYPE))
     for key, value, least in (("GTA.NUM_GROUPS", gta.NUM_GROUPS, 1),
                               ("GTA.NUM_REGIONS", gta.NUM_REGIONS, 1),
                               ("GTA.DATA.MAX_RETRIES", gta.DATA.MAX_RETRIES, 0),

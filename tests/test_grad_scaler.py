@@ -32,6 +32,14 @@ def cfg():
     return small_cfg(CONFIG, "TRAIN.MIXED_PRECISION", True)
 
 
+def fp16(cfg):
+    """The loop's MixedPrecision of ``cfg`` with GTA.TRAIN.MIXED_PRECISION_DTYPE
+    float16: fp16 autocast and a GradScaler on the CPU."""
+    cfg = cfg.clone()
+    cfg.GTA.TRAIN.MIXED_PRECISION_DTYPE = "float16"
+    return MixedPrecision(cfg)
+
+
 def model_and_batch():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
@@ -50,7 +58,7 @@ def loop_step(model, optimizer, precision, x, labels):
     return loss
 
 
-def test_the_loop_keeps_fp16_with_a_scaler_on_cuda_and_bf16_on_the_cpu(cfg):
+def test_the_dtype_is_fp16_with_a_scaler_on_cuda_and_bf16_on_the_cpu_unless_chosen(cfg):
     cpu = MixedPrecision(cfg)
     assert (cpu.device_type, cpu.dtype, cpu.scaler) == ("cpu", torch.bfloat16, None)
     assert cpu.describe() == "bf16 autocast on the CPU"
@@ -59,15 +67,34 @@ def test_the_loop_keeps_fp16_with_a_scaler_on_cuda_and_bf16_on_the_cpu(cfg):
     gpu = MixedPrecision(gpu_cfg)
     assert (gpu.device_type, gpu.dtype) == ("cuda", torch.float16)
     assert gpu.describe() == "fp16 autocast with a GradScaler on CUDA"
+    gpu_cfg.GTA.TRAIN.MIXED_PRECISION_DTYPE = "bfloat16"
+    gpu = MixedPrecision(gpu_cfg)
+    assert (gpu.device_type, gpu.dtype, gpu.scaler) == ("cuda", torch.bfloat16, None)
+    assert gpu.describe() == "bf16 autocast on CUDA"
+    cpu = fp16(cfg)
+    assert (cpu.device_type, cpu.dtype) == ("cpu", torch.float16) and cpu.scaler is not None
+    assert cpu.describe() == "fp16 autocast with a GradScaler on the CPU"
     off = cfg.clone()
     off.TRAIN.MIXED_PRECISION = False
-    assert MixedPrecision(off, "cpu", torch.float16).scaler is None
+    assert MixedPrecision(off).scaler is None and not MixedPrecision(off).enabled
+
+
+def test_a_dtype_without_mixed_precision_or_of_another_name_is_refused(cfg):
+    off = cfg.clone()
+    off.TRAIN.MIXED_PRECISION = False
+    off.GTA.TRAIN.MIXED_PRECISION_DTYPE = "bfloat16"
+    with pytest.raises(ValueError, match="GTA.TRAIN.MIXED_PRECISION_DTYPE 'bfloat16' chooses "
+                       "the dtype of TRAIN.MIXED_PRECISION, which is False"):
+        gta_slowfast.config.check_gta_config(off)
+    cfg.GTA.TRAIN.MIXED_PRECISION_DTYPE = "fp16"
+    with pytest.raises(ValueError, match="GTA.TRAIN.MIXED_PRECISION_DTYPE"):
+        gta_slowfast.config.check_gta_config(cfg)
 
 
 def test_an_fp16_scaled_step_updates_as_an_fp32_step(cfg):
     model, x, labels = model_and_batch()
     reference = copy.deepcopy(model)
-    precision = MixedPrecision(cfg, "cpu", torch.float16)
+    precision = fp16(cfg)
     assert precision.describe() == "fp16 autocast with a GradScaler on the CPU"
     scale = precision.scaler.get_scale()
     assert scale == 2.0 ** 16  # torch's initial scale
@@ -104,7 +131,7 @@ def test_an_fp16_scaled_step_updates_as_an_fp32_step(cfg):
 def test_a_step_with_non_finite_gradients_is_skipped_and_the_scale_lowered(cfg, bad):
     model, x, labels = model_and_batch()
     before = copy.deepcopy(model)
-    precision = MixedPrecision(cfg, "cpu", torch.float16)
+    precision = fp16(cfg)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     model[0].weight.register_hook(lambda grad: grad * bad)
     loss = loop_step(model, optimizer, precision, x, labels)
@@ -117,7 +144,7 @@ def test_a_step_with_non_finite_gradients_is_skipped_and_the_scale_lowered(cfg, 
 
 def test_the_scaler_state_goes_into_checkpoints_and_back(cfg, tmp_path):
     model, x, labels = model_and_batch()
-    precision = MixedPrecision(cfg, "cpu", torch.float16)
+    precision = fp16(cfg)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     hook = model[0].weight.register_hook(lambda grad: grad * float("inf"))
     loop_step(model, optimizer, precision, x, labels)
@@ -132,7 +159,7 @@ def test_the_scaler_state_goes_into_checkpoints_and_back(cfg, tmp_path):
     state = read_checkpoint(path)
     assert state["scaler_state"]["scale"] == lowered
 
-    resumed = MixedPrecision(cfg, "cpu", torch.float16)
+    resumed = fp16(cfg)
     assert resumed.scaler.get_scale() == 2.0 ** 16
     fresh = gta_slowfast.build_model(cfg)
     restore(state, path, fresh, torch.optim.SGD(fresh.parameters(), lr=LR), resumed.scaler)

@@ -111,7 +111,7 @@ def test_every_refused_key_set_is_named_with_its_value_in_one_error():
     message = str(error.value)
     for key in refused:
         assert "\n  {} = ".format(key) in message
-    assert "{} PySlowFast setting(s)".format(len(refused)) in message
+    assert "{} setting(s) of this config".format(len(refused)) in message
     # SlowFast's own loop: only what gta_slowfast's run_net.py lacks (DEMO.ENABLE)
     # and what no PySlowFast code reads (AUG.RE_SPLIT, which the datasets refuse).
     in_both = [key for key in refused if "pyslowfast" in key_support.rule_for(key).loops]
@@ -127,7 +127,7 @@ def test_multigrid_long_cycle_is_refused_by_name_in_the_plugins_loop_only():
         key_support.check_config_for_loop(cfg, "plugin")
     message = str(error.value)
     assert "MULTIGRID.LONG_CYCLE = True (PySlowFast's default False)" in message
-    assert "GTA.LOOP pyslowfast" in message and "1 PySlowFast setting(s)" in message
+    assert "GTA.LOOP pyslowfast" in message and "1 setting(s) of this config" in message
     key_support.check_config_for_loop(cfg, "pyslowfast")
 
 
@@ -286,6 +286,55 @@ def test_run_net_in_the_plugins_loop_refuses_multigrid_before_any_work(tiny_ssv2
     assert result.returncode != 0
     assert "MULTIGRID.LONG_CYCLE = True" in result.output and "GTA.LOOP pyslowfast" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_plugins_training_keys_are_refused_where_slowfasts_own_loop_trains():
+    cfg = gta_slowfast.get_cfg()
+    cfg.GTA.TRAIN.CHECKPOINT_MINUTES = 30.0
+    key_support.check_config_for_loop(cfg, "plugin")
+    with pytest.raises(ValueError) as error:
+        key_support.check_config_for_loop(cfg, "pyslowfast")
+    message = str(error.value)
+    assert "1 setting(s) of this config" in message
+    assert ("GTA.TRAIN.CHECKPOINT_MINUTES = 30.0 (gta_slowfast's default 0.0): read by the "
+            "plugin's training loop only" in message and "GTA.LOOP plugin" in message)
+
+
+@pytest.mark.parametrize("loop", key_support.LOOPS)
+def test_every_data_key_set_is_refused_where_a_phase_reads_pyslowfasts_own_dataset(loop):
+    cfg = gta_slowfast.get_cfg()
+    data_keys = [key for key in key_support.flatten(cfg) if key.startswith("GTA.DATA.")]
+    assert len(data_keys) >= 9
+    for key in data_keys:
+        _set(cfg, key, _other_value(key_support.flatten(cfg)[key]))
+    cfg.TRAIN.DATASET, cfg.TEST.DATASET = "gta_ssv2", "gta_ssv2"
+    key_support.check_config_for_loop(cfg, loop)
+    for phase in ("TRAIN", "TEST"):
+        cfg[phase].DATASET = "ssv2"
+        with pytest.raises(ValueError) as error:
+            key_support.check_config_for_loop(cfg, loop)
+        message = str(error.value)
+        assert "{} setting(s) of this config".format(len(data_keys)) in message
+        for key in data_keys:
+            assert "\n  {} = ".format(key) in message
+        assert "{}.DATASET ssv2 is PySlowFast's own".format(phase) in message
+        cfg[phase].ENABLE = False  # that phase does not run: nothing reads its dataset
+        key_support.check_config_for_loop(cfg, loop)
+        cfg[phase].ENABLE = True
+        cfg[phase].DATASET = "gta_ssv2"
+
+
+def test_data_values_that_ask_for_pyslowfasts_own_pipeline_pass_with_its_dataset():
+    cfg = gta_slowfast.load_config(str(REPO / "configs" / "SSv2" / "SLOWFAST_GTA_16x8_R50.yaml"),
+                                   ["TRAIN.DATASET", "ssv2", "TEST.DATASET", "ssv2"])
+    assert cfg.GTA.DATA.RESIZE == []
+    for key in key_support.PYSLOWFAST_DATA_VALUES:
+        _set(cfg, key, [])
+    for loop in key_support.LOOPS:
+        key_support.check_config_for_loop(cfg, loop)
+    cfg.GTA.DATA.RESIZE = [128, 160]
+    with pytest.raises(ValueError, match=r"GTA.DATA.RESIZE = \[128, 160\]"):
+        key_support.check_config_for_loop(cfg, "pyslowfast")
 
 
 @pytest.mark.parametrize("loss", ["mse", "no_such_loss"])

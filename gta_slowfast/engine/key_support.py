@@ -26,7 +26,13 @@ main's); a rule whose key the installed generation lacks is unused there.
 A rule ending in ``*`` covers every key under that prefix; an exact key
 overrides a prefix, and each key matches exactly one rule
 (``tests/test_key_support.py`` checks every key of the installed defaults).
-The plugin's own ``GTA.*`` keys are not PySlowFast's and are not listed.
+
+The plugin's own ``GTA.*`` keys are not PySlowFast's and are not listed;
+the models read theirs in either loop, but two groups have one reader
+each, and a value set where that reader does not run is refused too
+(``unread_gta_settings``): ``GTA.TRAIN.*`` (the plugin's training loop) and
+``GTA.DATA.*`` (the plugin's datasets, not PySlowFast's ``kinetics`` or
+``ssv2``).
 """
 
 import collections
@@ -36,7 +42,7 @@ import math
 from fvcore.common.config import CfgNode
 
 from gta_slowfast import compat
-from gta_slowfast.config import is_multi_pathway
+from gta_slowfast.config import PLUGIN_DATASETS, add_gta_config, is_multi_pathway
 from gta_slowfast.engine.objective import loss_function
 from gta_slowfast.models.block_spec import STOCK_NONLOCAL
 
@@ -533,6 +539,49 @@ def refused_settings(cfg, loop):
     return found
 
 
+# GTA.DATA values that ask for what PySlowFast's own datasets do anyway:
+# its scale jitter and random crop, and flipping every class.
+PYSLOWFAST_DATA_VALUES = {"GTA.DATA.RESIZE": [], "GTA.DATA.CROP_SCALES": [],
+                          "GTA.DATA.NO_FLIP_WORDS": []}
+
+
+def unread_gta_settings(cfg, loop):
+    """The GTA keys of ``cfg`` set away from their defaults where nothing in
+    this job reads them: ``GTA.TRAIN.*`` where SlowFast's own loop runs, and
+    ``GTA.DATA.*`` where an enabled phase (training and its validation:
+    TRAIN.DATASET; testing: TEST.DATASET) uses a dataset not of the
+    plugin's, except ``PYSLOWFAST_DATA_VALUES``.
+
+    Args:
+        cfg (CfgNode): a job's config.
+        loop (str): "plugin" or "pyslowfast".
+    Returns:
+        list of (key, value, default, why): why names the reader that does
+        not run and the way out; [] for a config without GTA keys.
+    """
+    if "GTA" not in cfg:
+        return []
+    defaults = flatten(add_gta_config(CfgNode()).GTA, "GTA.")
+    other_datasets = ["{}.DATASET {}".format(phase, cfg[phase].DATASET)
+                      for phase in ("TRAIN", "TEST")
+                      if cfg[phase].ENABLE and cfg[phase].DATASET.lower() not in PLUGIN_DATASETS]
+    found = []
+    for key, value in sorted(flatten(cfg.GTA, "GTA.").items()):
+        if same_value(value, defaults.get(key)):
+            continue
+        if key.startswith("GTA.TRAIN.") and loop == "pyslowfast":
+            found.append((key, value, defaults[key], (
+                "read by the plugin's training loop only, and SlowFast's own tools/train_net.py "
+                "runs this job; use GTA.LOOP plugin, or leave it at its default")))
+        elif (key.startswith("GTA.DATA.") and other_datasets
+              and not same_value(value, PYSLOWFAST_DATA_VALUES.get(key, object()))):
+            found.append((key, value, defaults[key], (
+                "read by the plugin's datasets ({}) only, and {} is PySlowFast's own; use the "
+                "plugin's dataset, or leave it at its default".format(
+                    ", ".join(PLUGIN_DATASETS), " and ".join(other_datasets)))))
+    return found
+
+
 def check_config_for_loop(cfg, loop):
     """Stops a job before any work where ``loop`` would not do what a key
     of ``cfg`` says in PySlowFast.
@@ -542,10 +591,12 @@ def check_config_for_loop(cfg, loop):
         loop (str): "plugin" or "pyslowfast", the loop that will run.
     Raises:
         ValueError: naming every refused key with its value, PySlowFast's
-            default, what it does and where it is supported.
+            default, what it does and where it is supported, and every GTA
+            key this job would not read (``unread_gta_settings``).
     """
     found = refused_settings(cfg, loop)
-    if not found:
+    unread = unread_gta_settings(cfg, loop)
+    if not found and not unread:
         return
     lines = []
     for key, value, default, rule in found:
@@ -560,10 +611,13 @@ def check_config_for_loop(cfg, loop):
             "  {} = {!r} (PySlowFast's default {!r}): {}. {}.".format(
                 key, value, default, rule.note, rule.remedy)
         )
+    for key, value, default, why in unread:
+        lines.append("  {} = {!r} (gta_slowfast's default {!r}): {}.".format(
+            key, value, default, why))
     where = ("the plugin's training and test loop" if loop == "plugin"
              else "gta_slowfast's tools/run_net.py")
     raise ValueError(
-        "{} PySlowFast setting(s) of this config would be ignored by {}, so the job stops "
-        "before any work:\n{}\nSet each back to PySlowFast's default (--opts KEY DEFAULT) or "
-        "use what its line names.".format(len(found), where, "\n".join(lines))
+        "{} setting(s) of this config would be ignored by {}, so the job stops before any "
+        "work:\n{}\nSet each back to its default (--opts KEY DEFAULT) or use what its line "
+        "names.".format(len(found) + len(unread), where, "\n".join(lines))
     )

@@ -1,6 +1,7 @@
 """TRAIN.MIXED_PRECISION in the plugin's loop, as GitHub-main PySlowFast's
-``train_net`` does it: the forward pass and the loss under autocast, and on
-CUDA a GradScaler around backward and the optimizer step."""
+``train_net`` does it: the forward pass and the loss under autocast, and
+with float16 a GradScaler around backward and the optimizer step
+(GTA.TRAIN.MIXED_PRECISION_DTYPE chooses bfloat16 instead)."""
 
 import torch
 
@@ -16,28 +17,32 @@ def _grad_scaler(device_type):
 class MixedPrecision:
     """Autocast and loss scaling for one training process.
 
-    With TRAIN.MIXED_PRECISION: fp16 autocast and a GradScaler on CUDA;
-    bf16 autocast on the CPU, where fp16 matrix products are slow and bf16,
-    with fp32's exponent range, needs no loss scaling. Without it: plain
-    fp32 steps. fp16 autocast always comes with a GradScaler.
+    With TRAIN.MIXED_PRECISION: the forward pass under autocast in
+    GTA.TRAIN.MIXED_PRECISION_DTYPE, by default float16 on CUDA (as
+    PySlowFast) and bfloat16 on the CPU; float16 always comes with a
+    GradScaler (torch's CPU GradScaler on the CPU), bfloat16 needs none.
+    Without it: plain fp32 steps.
 
     Attributes:
         enabled (bool), device_type (str), dtype (torch.dtype).
         scaler (GradScaler or None): saved with checkpoints where not None.
     """
 
-    def __init__(self, cfg, device_type=None, dtype=None):
+    DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+    def __init__(self, cfg):
         """
         Args:
-            cfg (CfgNode): TRAIN.MIXED_PRECISION and NUM_GPUS.
-            device_type (str), dtype (torch.dtype): the autocast's, by
-                default NUM_GPUS's ("cuda" and fp16, or "cpu" and bf16).
-                The loop passes neither; tests pass ("cpu", torch.float16)
-                to run the GradScaler path on the CPU.
+            cfg (CfgNode): TRAIN.MIXED_PRECISION, NUM_GPUS (CUDA where > 0)
+                and GTA.TRAIN.MIXED_PRECISION_DTYPE.
         """
         self.enabled = bool(cfg.TRAIN.MIXED_PRECISION)
-        self.device_type = device_type or ("cuda" if cfg.NUM_GPUS else "cpu")
-        self.dtype = dtype or (torch.float16 if self.device_type == "cuda" else torch.bfloat16)
+        self.device_type = "cuda" if cfg.NUM_GPUS else "cpu"
+        chosen = cfg.GTA.TRAIN.MIXED_PRECISION_DTYPE
+        if chosen:
+            self.dtype = self.DTYPES[chosen]
+        else:
+            self.dtype = torch.float16 if self.device_type == "cuda" else torch.bfloat16
         use_scaler = self.enabled and self.dtype == torch.float16
         self.scaler = _grad_scaler(self.device_type) if use_scaler else None
 
