@@ -12,9 +12,8 @@ their rows):
   trains C2D-R50 + GTA (configs/SSv2/C2D_GTA_8x1_R50.yaml) and SlowFast-R50 +
   GTA (configs/SSv2/SLOWFAST_GTA_16x8_R50.yaml) on one device (NUM_GPUS 1 on
   CUDA, 0 on the CPU) for one epoch with a checkpoint, then resumes for a
-  second and tests, in fp32 and with TRAIN.MIXED_PRECISION (fp16 with a
-  GradScaler on CUDA, bf16 on the CPU; the other half-precision dtype has
-  no switch in the plugin's loop and its row says so), on the synthetic
+  second and tests, in fp32 and with TRAIN.MIXED_PRECISION in fp16 with a
+  GradScaler and in bf16 (GTA.TRAIN.MIXED_PRECISION_DTYPE), on the synthetic
   time-reversal SSv2 (gta_slowfast/demo/) written at SSv2's
   size (240 x 428, 48 frames).
 * pyslowfast: the same for C2D-R50 + GTA with TRAIN.MIXED_PRECISION through
@@ -35,9 +34,10 @@ Every training run sets LOG_MODEL_INFO False (the model's statistics are
 no part of the check and cost seconds a run).
 
 --quick runs the same code at tiny sizes (for the test suite): fewer and
-smaller videos, models at 1/8 width and 32^2 crops, a training step of 1
-clip measured once for C2D-R50 with NL and GTA only (in the three
-precisions), 1 loader worker for 2 batches.
+smaller videos, models at 1/8 width and 32^2 crops, each model trained in
+fp32 and one half precision (C2D-R50 in fp16, SlowFast-R50 in bf16), a
+training step of 1 clip measured once for C2D-R50 with NL and GTA only (in
+the three precisions), 1 loader worker for 2 batches.
 --slowfast (default: $PYSLOWFAST_ROOT; `make gpu-check` gives the bundle's
 gpu_bundle/SlowFast) goes on PYTHONPATH and is the tree whose tools the
 pyslowfast part runs; without one, the slowfast installed is used. Exits 1 if a part that ran failed.
@@ -54,7 +54,10 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARTS = ("train", "pyslowfast", "speed", "loader")
-TRAIN_MODELS = {"C2D-R50+GTA": "C2D_GTA_8x1_R50.yaml", "SlowFast-R50+GTA": "SLOWFAST_GTA_16x8_R50.yaml"}
+TRAIN_MODELS = {"C2D-R50+GTA": "C2D_GTA_8x1_R50.yaml",
+                "SlowFast-R50+GTA": "SLOWFAST_GTA_16x8_R50.yaml"}
+# GTA.TRAIN.MIXED_PRECISION_DTYPE of each precision of the plugin's loop.
+AUTOCAST_DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
 SPEED_CASES = ("model_none", "model_NL", "model_DNL", "model_GTA", "slowfast_NL", "slowfast_GTA")
 SPEED_LABELS = {"model_none": "C2D-R50", "model_NL": "C2D-R50+NL", "model_DNL": "C2D-R50+DNL",
                 "model_GTA": "C2D-R50+GTA", "slowfast_NL": "SlowFast-R50+NL",
@@ -62,13 +65,15 @@ SPEED_LABELS = {"model_none": "C2D-R50", "model_NL": "C2D-R50+NL", "model_DNL": 
 NUM_CLASSES = 6  # 3 time-reversed pairs; PySlowFast's tools score top-5
 
 # Only sizes differ between the full check and --quick (the number of
-# speed cases too: --quick measures the C2D ones with and without GTA only).
+# training runs and speed cases too: --quick trains each model in one half
+# precision and measures the C2D speed cases with and without GTA only).
 SIZES = {
     "full": {
         "data": dict(num_pairs=3, train_per_class=3, val_per_class=1, num_frames=48,
                      height=240, width=428),
         "opts": ["TRAIN.BATCH_SIZE", 8, "TEST.BATCH_SIZE", 8, "DATA_LOADER.NUM_WORKERS", 4],
         "slowfast_opts": [],
+        "precisions": {name: ("fp32", "fp16", "bf16") for name in TRAIN_MODELS},
         "speed_cases": SPEED_CASES, "speed_crop": None,
         "batch": 8, "repeats": 6, "workers": (8, 16), "loader_batches": 24,
         "loader_sizes": "full", "loader_files": {"ssv2_files": 4, "kinetics_files": 2},
@@ -83,6 +88,7 @@ SIZES = {
         # which its DATA.INV_UNIFORM_SAMPLE needs, at the quick size.
         "slowfast_opts": ["DATA.NUM_FRAMES", 16, "DATA.TRAIN_JITTER_SCALES", "[40, 48]",
                           "GTA.DATA.RESIZE", "[]"],
+        "precisions": {"C2D-R50+GTA": ("fp32", "fp16"), "SlowFast-R50+GTA": ("fp32", "bf16")},
         "speed_cases": ("model_NL", "model_GTA"), "speed_crop": 32,
         "batch": 1, "repeats": 1, "workers": (1,), "loader_batches": 2,
         "loader_sizes": "quick", "loader_files": {},
@@ -195,7 +201,8 @@ def training_run(name, config, loop, precision, args, data_dir, slowfast):
         "TRAIN.CHECKPOINT_PERIOD", 1, "TRAIN.EVAL_PERIOD", 1, "TRAIN.MIXED_PRECISION", mixed,
         "BN.NUM_BATCHES_PRECISE", 2, "LOG_PERIOD", 1, "LOG_MODEL_INFO", False,
         "GTA.LOOP", loop,
-    ] + sizes["opts"] + (sizes["slowfast_opts"] if "SlowFast" in name else [])
+    ] + (["GTA.TRAIN.MIXED_PRECISION_DTYPE", AUTOCAST_DTYPES[precision]]
+         if loop == "plugin" and mixed else []) + sizes["opts"] + (sizes["slowfast_opts"] if "SlowFast" in name else [])
     env = tools_env(slowfast)
     command = [sys.executable, os.path.join(REPO, "tools", "run_net.py"),
                "--cfg", os.path.join(REPO, "configs", "SSv2", config), "--opts"]
@@ -225,7 +232,8 @@ def training_run(name, config, loop, precision, args, data_dir, slowfast):
     row["test_top1"] = float(finals[-1]["top1_acc"]) if finals else None
     if row["status"] == "ok":
         check_training(row, loop, precision, args.device, out, outputs, losses, finals)
-    progress("{} {} {}: {} {}".format(loop, name, precision, row["status"], "; ".join(row["notes"])))
+    progress("{} {} {}: {} {}".format(loop, name, precision, row["status"],
+                                      "; ".join(row["notes"])))
     return row
 
 
@@ -252,14 +260,15 @@ def check_training(row, loop, precision, device, out, outputs, losses, finals):
     if not finals:
         problems.append("no test_final record")
     if loop == "plugin" and precision != "fp32":
-        described = {"fp16": "fp16 autocast with a GradScaler on CUDA",
-                     "bf16": "bf16 autocast on the CPU"}[precision]
+        described = "{} autocast{} on {}".format(
+            precision, " with a GradScaler" if precision == "fp16" else "",
+            "CUDA" if device == "cuda" else "the CPU")
         if described not in outputs[-1]:
             problems.append("the log does not say '{}'".format(described))
     if "checkpoint_epoch_00002.pyth" in names and precision == "fp16":
         state = torch.load(os.path.join(checkpoints, "checkpoint_epoch_00002.pyth"),
                            map_location="cpu", weights_only=False)
-        if device == "cuda" and "scaler_state" not in state:
+        if (loop == "plugin" or device == "cuda") and "scaler_state" not in state:
             problems.append("the checkpoint holds no scaler_state")
         if "scale" in state.get("scaler_state", {}):
             row["notes"].append("GradScaler scale {:g}".format(state["scaler_state"]["scale"]))
@@ -268,26 +277,11 @@ def check_training(row, loop, precision, device, out, outputs, losses, finals):
         row["notes"] += problems
 
 
-def unavailable_precision(device):
-    """(precision, why) that the plugin's loop cannot train in on ``device``."""
-    if device == "cuda":
-        return "bf16", ("not run: TRAIN.MIXED_PRECISION is fp16 + GradScaler on CUDA and the "
-                        "plugin's loop has no key for bf16 autocast there")
-    return "fp16", ("not run: TRAIN.MIXED_PRECISION is bf16 autocast on the CPU (fp16 + "
-                    "GradScaler is CUDA's)")
-
-
 def train_part(args, slowfast):
-    data_dir = make_data(args.workdir, SIZES["quick" if args.quick else "full"])
-    mixed = "fp16" if args.device == "cuda" else "bf16"
-    missing, why = unavailable_precision(args.device)
-    rows = []
-    for name, config in TRAIN_MODELS.items():
-        for precision in ("fp32", mixed):
-            rows.append(training_run(name, config, "plugin", precision, args, data_dir, slowfast))
-        rows.append({"part": "plugin", "model": name, "precision": missing,
-                     "status": "skipped", "notes": [why]})
-    return rows
+    sizes = SIZES["quick" if args.quick else "full"]
+    data_dir = make_data(args.workdir, sizes)
+    return [training_run(name, config, "plugin", precision, args, data_dir, slowfast)
+            for name, config in TRAIN_MODELS.items() for precision in sizes["precisions"][name]]
 
 
 def pyslowfast_part(args, slowfast):
