@@ -12,29 +12,28 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from gta_slowfast import compat  # noqa: E402
-from gta_slowfast.datasets.clip_dataset import VideoClipDataset  # noqa: E402
+from gta_slowfast.datasets.loader import test_dataset_class  # noqa: E402
 from gta_slowfast.blocks import DecoupledAttentionBlock  # noqa: E402
 
 QUERY_MAPS = ("spacetime", "spatial", "temporal")
 
 
 def read_test_clip(cfg, path):
-    """One clip of ``path`` through the config's test pipeline (1 view, the
-    centre crop).
+    """One clip of ``path`` as TEST.DATASET reads its test videos (its
+    reader, sampling and resize), 1 view: the centre crop.
 
     Returns:
         tuple: model inputs (list of (1, 3, T, S, S) per pathway) and the
             displayed frames, float (T, S, S, 3) in [0, 1] (fast pathway).
+    Raises:
+        ValueError: TEST.DATASET is not one of the plugin's datasets, or
+            the video cannot be read.
     """
     cfg = cfg.clone()
     cfg.defrost()
     cfg.TEST.NUM_ENSEMBLE_VIEWS = 1
     cfg.TEST.NUM_SPATIAL_CROPS = 1
-    dataset = VideoClipDataset(
-        cfg, "test", annotation_file=path, video_paths=[path], video_labels=[0],
-        class_names=None, sampling_method=cfg.GTA.DATA.SAMPLING,
-        resize_to=cfg.GTA.DATA.RESIZE,
-    )
+    dataset = test_dataset_class(cfg).of_files(cfg, [path])
     inputs, _, _, _, meta = dataset[0]
     if not meta["valid"]:
         raise ValueError("Cannot read the video {}".format(path))

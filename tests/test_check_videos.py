@@ -137,7 +137,8 @@ def test_progress_line_gives_done_rate_and_eta():
 def test_reads_frame_folders_with_the_data_sets_reader(tmp_path):
     """SSv1 frame folders: a missing folder and a gap in the numbering
     are found, as the SSv1 reader sees them."""
-    from video_files import write_frame_images, write_ssv1_annotations
+    from gta_slowfast.demo.annotations import write_ssv1_annotations
+    from video_files import write_frame_images
 
     frames = tmp_path / "frames"
     for video_id in ("1", "2", "3"):

@@ -116,7 +116,9 @@ def test_mirror_pairs_are_flip_label_swaps_and_skip_classes_without_a_mirror():
              "Plugging something into something but pulling it right out as you remove "
              "your hand", "Pushing something from right to left"]
     assert temporal_pairs.mirror_pairs(names, ["left", "right"]) == [(0, 2)]
-    assert temporal_pairs.mirror_pairs(names, ["left", "right", "up"]) == []
+    # An odd word (no label swapped, only never flipped) has no partner.
+    assert temporal_pairs.mirror_pairs(names, ["left", "right", "up"]) == [(0, 2)]
+    assert temporal_pairs.mirror_pairs(names, ["up"]) == []
 
 
 def test_demo_pairs_are_its_reversal_pairs():

@@ -10,9 +10,11 @@ import pytest
 
 from gta_slowfast.datasets.ssv1 import Gta_ssv1, numbered_frames, read_class_names, read_split
 from gta_slowfast.datasets.video_io import VideoReadError
+from gta_slowfast.demo.annotations import write_ssv1_annotations
+
 from conftest import dataset_cfg
 from pipeline import json_stats, net_command, output_of, plugin_loop_env, run_command, run_opts
-from video_files import frame_indices_of, pixels, write_frame_images, write_ssv1_annotations
+from video_files import frame_indices_of, pixels, write_frame_images
 
 CLASSES = [
     "Pushing something from left to right",

@@ -73,3 +73,25 @@ def test_temporal_map_follows_the_blocks_query_input(tmp_path, video):
     module.terms["TA"].temporal_input = "x"
     from_x = query_attention(module, block_input, (2, 1, 1))["temporal"]
     assert (from_x_hat - from_x).abs().max() > 1e-4
+
+
+def test_the_clip_is_read_as_the_test_dataset_reads_its_videos(tmp_path, video):
+    """gta_kinetics samples dense clips and scales the short side whatever
+    GTA.DATA says; the pictures' clip must be that one, not GTA.DATA's TSN
+    segments."""
+    from gta_slowfast.datasets.kinetics import Gta_kinetics
+
+    opts = tiny_opts(video.parent.parent, tmp_path) + ["TEST.DATASET", "gta_kinetics",
+                                                      "DATA.SAMPLING_RATE", "1"]
+    cfg = gta_slowfast.load_config(CONFIG, opts)
+    assert cfg.GTA.DATA.SAMPLING == "tsn" and list(cfg.GTA.DATA.RESIZE) == [40, 48]
+    inputs, _ = read_test_clip(cfg, str(video))
+    one_view = cfg.clone()
+    one_view.TEST.NUM_ENSEMBLE_VIEWS, one_view.TEST.NUM_SPATIAL_CROPS = 1, 1
+    expected = Gta_kinetics.of_files(one_view, [str(video)])[0][0]
+    assert all(torch.equal(x[0], y) for x, y in zip(inputs, expected))
+    tsn = gta_slowfast.load_config(CONFIG, tiny_opts(video.parent.parent, tmp_path))
+    assert not torch.equal(read_test_clip(tsn, str(video))[0][0], inputs[0])
+    cfg.TEST.DATASET = "kinetics"  # PySlowFast's own: not the plugin's reader
+    with pytest.raises(ValueError, match="TEST.DATASET is kinetics"):
+        read_test_clip(cfg, str(video))

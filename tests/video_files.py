@@ -24,8 +24,6 @@ import torch
 import gta_slowfast
 from gta_slowfast.demo import annotations
 from gta_slowfast.demo.annotations import write_frame_list
-# The tests import the SSv1 writer from here.
-from gta_slowfast.demo.annotations import write_ssv1_annotations  # noqa: F401
 from gta_slowfast.demo.video_writer import codec_available, encode_video
 
 RED_BASE = 16

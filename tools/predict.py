@@ -33,8 +33,7 @@ import torch
 
 import gta_slowfast
 from gta_slowfast.analysis.report_files import read_class_names
-from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.datasets.clip_dataset import VideoClipDataset
+from gta_slowfast.datasets.loader import test_dataset_class
 from gta_slowfast.datasets.video_io import VideoReadError
 from gta_slowfast.engine.checkpoint import (
     load_pretrained,
@@ -59,24 +58,6 @@ def parse_args(argv=None):
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[],
                         help="KEY VALUE pairs that override the config")
     return parser.parse_args(argv)
-
-
-def test_dataset_class(cfg):
-    """The plugin's data set class TEST.DATASET names.
-
-    Raises:
-        ValueError: TEST.DATASET is not one of the plugin's data sets.
-    """
-    name = cfg.TEST.DATASET
-    try:
-        cls = DATASET_REGISTRY.get(name.capitalize())
-    except KeyError:
-        cls = None
-    if cls is None or not issubclass(cls, VideoClipDataset):
-        raise ValueError("TEST.DATASET is {}: predict.py reads videos as the plugin's data sets "
-                         "do (gta_ssv2, gta_ssv1, gta_kinetics); set TEST.DATASET to "
-                         "one.".format(name))
-    return cls
 
 
 def class_names(cfg, dataset_class, names_file=None):

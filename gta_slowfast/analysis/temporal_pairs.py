@@ -65,7 +65,9 @@ def mirror_pairs(class_names, mirror_words):
     """The pairs of classes that are each other's mirror, as
     GTA.DATA.FLIP_LABEL_SWAP pairs them (``mirror_classes``), among the
     classes whose name holds a mirror word; classes without a mirror are
-    left out, and an odd number of words gives no pair.
+    left out. GTA.DATA.NO_FLIP_WORDS may hold an odd number of words where
+    no label is swapped: its last word then has no partner and makes no
+    pair.
 
     Args:
         class_names (list of str): class k at position k.
@@ -73,10 +75,8 @@ def mirror_pairs(class_names, mirror_words):
     Returns:
         list of (int, int): (a, b), a < b.
     """
-    try:
-        mirrors = mirror_classes(class_names, mirror_words)
-    except ValueError:
-        return []
+    paired_words = list(mirror_words)[:len(mirror_words) // 2 * 2]
+    mirrors = mirror_classes(class_names, paired_words)
     return sorted({tuple(sorted(pair)) for pair in mirrors.items()})
 
 

@@ -5,7 +5,7 @@ import torch
 
 from gta_slowfast import compat, process_group
 from gta_slowfast.compat import DATASET_REGISTRY
-from gta_slowfast.datasets.clip_dataset import check_mode
+from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
 
 
@@ -21,6 +21,25 @@ def build_dataset(name, cfg, split):
         torch.utils.data.Dataset
     """
     return DATASET_REGISTRY.get(name.capitalize())(cfg, split)
+
+
+def test_dataset_class(cfg):
+    """The plugin's dataset class TEST.DATASET names, whose ``of_files``
+    reads given videos as its test videos are read.
+
+    Raises:
+        ValueError: TEST.DATASET is not one of the plugin's datasets.
+    """
+    name = cfg.TEST.DATASET
+    try:
+        cls = DATASET_REGISTRY.get(name.capitalize())
+    except KeyError:
+        cls = None
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, VideoClipDataset)):
+        raise ValueError("TEST.DATASET is {}: given videos are read as the plugin's datasets "
+                         "read them (gta_ssv2, gta_ssv1, gta_kinetics); set TEST.DATASET to "
+                         "one.".format(name))
+    return cls
 
 
 def construct_loader(cfg, split):
