@@ -78,3 +78,25 @@ flops: install
 		configs/SSv2/C2D_NLN_8x1_R50.yaml configs/SSv2/C2D_DNL_8x1_R50.yaml \
 		configs/SSv2/C2D_GTA_8x1_R50.yaml configs/SSv2/TSM_8x1_R50.yaml \
 		configs/Kinetics/C2D_NLN_8x8_R50.yaml configs/Kinetics/C2D_GTA_8x8_R50.yaml
+
+# The GPU check (README, "Proof on a GPU"). gpu-bundle, here: what a GPU
+# machine with no network lacks (PyAV, fvcore, iopath, yacs, termcolor and
+# pytorchvideo as wheels for Python 3.12, a GitHub-main SlowFast tree) into
+# $(GPU_BUNDLE). gpu-check, there: installs those wheels without the network
+# into $(GPU_BUNDLE)/site and runs tools/gpu_check.py on the GPU (~7 min);
+# GPU_CHECK_ARGS="--device cpu --quick" runs it on the CPU at tiny sizes.
+GPU_BUNDLE ?= gpu_bundle
+GPU_PYTHON ?= python3
+GPU_CHECK_ARGS ?= --device cuda
+GPU_SLOWFAST ?= $(firstword $(filter %bac7b67,$(PYSLOWFAST_ROOT)) $(PYSLOWFAST_ROOT))
+
+.PHONY: gpu-bundle gpu-check
+
+gpu-bundle:
+	$(PYTHON) tools/make_gpu_bundle.py --out $(GPU_BUNDLE) $(if $(GPU_SLOWFAST),--slowfast $(GPU_SLOWFAST))
+
+gpu-check:
+	$(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --upgrade \
+		--target $(abspath $(GPU_BUNDLE))/site $(GPU_BUNDLE)/wheels/*.whl
+	PYTHONPATH=$(abspath $(GPU_BUNDLE))/site $(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS) \
+		--slowfast $(GPU_BUNDLE)/SlowFast --json $(GPU_BUNDLE)/gpu_check.json

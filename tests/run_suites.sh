@@ -7,9 +7,11 @@
 #
 # Each clone goes on PYTHONPATH, as SlowFast's INSTALL.md says. The first
 # clone gets the whole suite; each further clone only the tests whose outcome
-# depends on the clone (SNAPSHOT_TESTS: SlowFast's own tools and run_net.py),
-# as the rest runs the plugin over SlowFast's library, which the snapshots
-# here share (HEAD's differs from bac7b67's only in formatting). pytest's exit
+# depends on the clone (SNAPSHOT_TESTS: SlowFast's own tools and run_net.py,
+# and the CPU run of tools/gpu_check.py, which runs those tools and so runs
+# only under a clone whose tools import: bac7b67), as the rest runs the
+# plugin over SlowFast's library, which the snapshots here share (HEAD's
+# differs from bac7b67's only in formatting). pytest's exit
 # status 5 (no test collected) counts as a pass. Exits non-zero if any run
 # failed, after all have run.
 set -u
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 status=0
 summary=()
 
-SNAPSHOT_TESTS="tests/test_pyslowfast_main.py"
+SNAPSHOT_TESTS="tests/test_pyslowfast_main.py tests/test_gpu_check.py"
 
 run() {  # run LABEL PYTHON [PYTHONPATH [TESTS]]
     local label=$1 python=$2 path=${3:-} tests=${4:-tests} start rc

@@ -3,13 +3,15 @@
 against NL measured in the same run.
 
     python tools/benchmark_speed.py [--device cpu|cuda] [--autocast bf16 [fp16]]
-        [--select model] [--repeats 5] [--rounds 3] [--keep-denormals] [--json] [--quick]
+        [--select model] [--batch 1] [--repeats 5] [--rounds 3] [--keep-denormals]
+        [--json] [--quick]
 
 Cases: one block at the res3 shape (C=512, T=8, 28x28) and the res4 shape
 (C=1024, T=8, 14x14), batch 1; and one training step (forward, backward,
 SGD step) of the whole C2D-R50 at 8x224x224 with NL and with GTA (the SSv2
-configs). In fp32, and, for each --autocast dtype, with the forward pass
-under ``torch.autocast`` in that dtype (case "NAME@bf16"), as
+configs), on --batch clips (``MORE_MODELS`` adds steps measured where
+tools/gpu_check.py names them). In fp32, and, for each --autocast dtype,
+with the forward pass under ``torch.autocast`` in that dtype (case "NAME@bf16"), as
 TRAIN.MIXED_PRECISION trains; ratios are against NL in the same precision.
 --select keeps the cases whose name contains one of its words. Each
 measurement runs in a fresh process, after two warm-up runs.
@@ -42,6 +44,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCKS = ("NL", "DNL", "GTA")
 SHAPES = {"res3": (512, 28), "res4": (1024, 14)}
 MODELS = {"NL": "C2D_NLN_8x1_R50.yaml", "GTA": "C2D_GTA_8x1_R50.yaml"}
+# Training-step cases measured only where named (tools/gpu_check.py):
+# C2D-R50 with no block and with DNL, SlowFast-R50 with NL and with GTA.
+MORE_MODELS = {"model_none": "C2D_8x1_R50.yaml", "model_DNL": "C2D_DNL_8x1_R50.yaml",
+               "slowfast_NL": "SLOWFAST_NLN_16x8_R50.yaml",
+               "slowfast_GTA": "SLOWFAST_GTA_16x8_R50.yaml"}
 
 
 AUTOCAST_DTYPES = ("bf16", "fp16")
@@ -57,9 +64,16 @@ def cases(autocast=(), select=()):
     return names + ["{}@{}".format(name, dtype) for dtype in autocast for name in names]
 
 
-def build_case(name, quick, device):
+def model_config(name):
+    """The SSv2 config of a training-step case ("model_GTA", "slowfast_NL", ...)."""
+    return MORE_MODELS.get(name) or MODELS[name.split("_", 1)[1]]
+
+
+def build_case(name, quick, device, batch=1, crop=None):
     """Returns (module, step) for a case; step() runs one forward+backward
-    (model: + SGD step), the forward under autocast for "...@dtype"."""
+    (model: + SGD step on ``batch`` clips of ``crop``^2 where given, else the
+    config's or --quick's size), the forward under autocast for
+    "...@dtype"."""
     import torch
 
     import gta_slowfast
@@ -97,16 +111,22 @@ def build_case(name, quick, device):
     opts = ["NUM_GPUS", 1 if device.type == "cuda" else 0]
     if quick:
         opts += ["RESNET.WIDTH_PER_GROUP", 8, "DATA.TRAIN_CROP_SIZE", 64, "DATA.TEST_CROP_SIZE", 64]
-    cfg = gta_slowfast.load_config(os.path.join(REPO, "configs", "SSv2", MODELS[rest[0]]), opts)
+        if kind == "slowfast":
+            opts += ["DATA.NUM_FRAMES", 16]
+    if crop:
+        opts += ["DATA.TRAIN_CROP_SIZE", crop, "DATA.TEST_CROP_SIZE", crop]
+    cfg = gta_slowfast.load_config(os.path.join(REPO, "configs", "SSv2", model_config(name)), opts)
     model = gta_slowfast.build_model(cfg).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    clip = clip_inputs(cfg, crop_size=cfg.DATA.TRAIN_CROP_SIZE)[0].to(device)
-    labels = torch.zeros(1, dtype=torch.long, device=device)
+    clips = [pathway.to(device) for pathway in
+             clip_inputs(cfg, crop_size=cfg.DATA.TRAIN_CROP_SIZE, batch_size=batch)]
+    labels = torch.zeros(batch, dtype=torch.long, device=device)
 
     def step():
         optimizer.zero_grad()
         with autocast():
-            loss = torch.nn.functional.cross_entropy(model([clip]), labels)
+            # a new list: PySlowFast's stems replace the list's items in place
+            loss = torch.nn.functional.cross_entropy(model(list(clips)), labels)
         loss.backward()
         optimizer.step()
 
@@ -145,14 +165,14 @@ def measure_time(step, device, repeats):
     return statistics.median(times)
 
 
-def measure(name, quick, device_name, repeats, metric, keep_denormals=False):
+def measure(name, quick, device_name, repeats, metric, keep_denormals=False, batch=1, crop=None):
     """Runs one case in this process; returns {"time_ms"} and/or {"memory_mb"}."""
     import torch
 
     device = torch.device(device_name)
     if device.type == "cpu" and not keep_denormals:
         torch.set_flush_denormal(True)
-    _, step = build_case(name, quick, device)
+    _, step = build_case(name, quick, device, batch, crop)
     for _ in range(WARMUP_RUNS):
         step()
     if device.type == "cuda":
@@ -177,7 +197,7 @@ def measure(name, quick, device_name, repeats, metric, keep_denormals=False):
 
 def run_in_fresh_process(name, args, metric):
     command = [sys.executable, os.path.abspath(__file__), "--case", name, "--metric", metric,
-               "--device", args.device, "--repeats", str(args.repeats)]
+               "--device", args.device, "--repeats", str(args.repeats), "--batch", str(args.batch)]
     if args.quick:
         command.append("--quick")
     if args.keep_denormals:
@@ -228,6 +248,7 @@ def main(argv=None):
                         help="CPU: processes per case for time, in turn with the other cases")
     parser.add_argument("--autocast", nargs="+", default=[], choices=AUTOCAST_DTYPES,
                         help="also measure every case with the forward under autocast")
+    parser.add_argument("--batch", type=int, default=1, help="clips per training step (model cases)")
     parser.add_argument("--select", nargs="+", default=[],
                         help="only the cases whose name contains one of these words")
     parser.add_argument("--keep-denormals", action="store_true",
@@ -241,7 +262,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(measure(args.case, args.quick, args.device, args.repeats, args.metric,
-                                 args.keep_denormals)))
+                                 args.keep_denormals, args.batch)))
         return
     results = with_ratios(run_cases(args))
     if args.json:
@@ -259,9 +280,9 @@ def main(argv=None):
             row["memory_ratio_vs_nl"]))
     cpu_rounds = "" if args.device.startswith("cuda") else " x {} rounds; denormals {}".format(
         args.rounds, "kept" if args.keep_denormals else "flushed")
-    print("device: {}; forward+backward (model: + SGD step), batch 1, time: median of {} "
+    print("device: {}; forward+backward (model: + SGD step), batch {}, time: median of {} "
           "runs{}; memory: peak growth over the warmed-up process{}".format(
-              args.device, args.repeats, cpu_rounds, " (quick shapes)" if args.quick else ""))
+              args.device, args.batch, args.repeats, cpu_rounds, " (quick shapes)" if args.quick else ""))
 
 
 if __name__ == "__main__":
