@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import gta_slowfast
-from gta_slowfast.datasets.loader import test_dataset_class
+from gta_slowfast.datasets import loader
 
 from pipeline import (
     CONFIG,
@@ -114,13 +114,13 @@ def test_predict_without_class_names_says_what_to_give(tmp_path):
     predict_tool = load_tool("predict")
     cfg = gta_slowfast.load_config(CONFIG, ["DATA.PATH_TO_DATA_DIR", str(tmp_path)])
     with pytest.raises(ValueError, match="No class-names file .*DATA.PATH_TO_DATA_DIR"):
-        predict_tool.class_names(cfg, test_dataset_class(cfg))
+        predict_tool.class_names(cfg, loader.test_dataset_class(cfg))
     cfg.TEST.DATASET = "gta_kinetics"
     with pytest.raises(ValueError, match="has no class-names file: give --class-names"):
-        predict_tool.class_names(cfg, test_dataset_class(cfg))
+        predict_tool.class_names(cfg, loader.test_dataset_class(cfg))
     cfg.TEST.DATASET = "kinetics"
     with pytest.raises(ValueError, match="TEST.DATASET is kinetics"):
-        test_dataset_class(cfg)
+        loader.test_dataset_class(cfg)
 
 
 def test_predict_refuses_a_checkpoint_of_another_model(trained, data_dir, capsys):
