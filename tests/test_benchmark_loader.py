@@ -8,9 +8,10 @@ import sys
 
 from gta_slowfast import compat
 
-from conftest import REPO
+from conftest import REPO, once_under_main
 
 
+@once_under_main
 def test_quick_run_reports_each_case_against_its_reference(tmp_path):
     command = [sys.executable, str(REPO / "tools" / "benchmark_loader.py"), "--quick",
                "--rounds", "1", "--clips-per-video", "1", "--videos", str(tmp_path)]

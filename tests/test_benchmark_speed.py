@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, once_under_main
 from pipeline import load_tool
 
 
@@ -71,6 +71,7 @@ def test_block_case_step_trains_every_parameter_under_autocast(name):
                for grad in grads.values()), [key for key, grad in grads.items() if grad is None]
 
 
+@once_under_main
 def test_quick_run_reports_a_training_step_of_each_model_against_nl():
     table = quick_run("--select", "model")
     assert list(table) == ["model_NL", "model_GTA"]

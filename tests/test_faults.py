@@ -18,7 +18,7 @@ import torch
 from gta_slowfast.engine.checkpoint import last_checkpoint
 
 from conftest import REPO
-from pipeline import json_stats, plugin_loop_env, run_net, run_net_command
+from pipeline import json_stats, load_tool, plugin_loop_env, run_net, run_net_command
 TRAIN_JSON = "something-something-v2-train.json"
 VAL_JSON = "something-something-v2-validation.json"
 CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5})(?:_iter_(\d{5}))?\.pyth$")
@@ -233,23 +233,38 @@ def test_empty_training_split_names_the_file(tiny_ssv2, tmp_path):
     assert TRAIN_JSON in message, message
 
 
-# 6. Config errors.
+# 6. Config errors: tools/run_net.py's main in this process, where the
+# error comes before any work (load_config, the checkpoint check); through a
+# process of its own where it comes from building the model.
 
 @pytest.mark.parametrize("opts, expected", [
     (("GTA.BLOK", "GTA"), ["GTA.BLOK", "GTA.BLOCK"]),
-    (("NONLOCAL.LOCATION", "[[[]], [[1, 9]], [[]], [[]]]"), ["NONLOCAL.LOCATION", "9"]),
     (("GTA.NUM_GROUPS", 3), ["GTA.NUM_GROUPS", "3"]),
     (("GTA.BLOCK", "FOO"), ["GTA.BLOCK", "FOO", "NL", "DNL", "GTA", "TAPE", "REGION_GTA"]),
     (("TRAIN.CHECKPOINT_FILE_PATH", "SLOWFAST_8x8_R50.pkl"),
      ["TRAIN.CHECKPOINT_FILE_PATH", "SLOWFAST_8x8_R50.pkl", "''"]),
-], ids=["unknown-key", "nonlocal-location", "num-groups", "block", "missing-checkpoint"])
-def test_config_error_fails_before_training_and_names_the_key(tiny_ssv2, tmp_path, opts, expected):
+], ids=["unknown-key", "num-groups", "block", "missing-checkpoint"])
+def test_config_error_fails_before_any_work_and_names_the_key(tiny_ssv2, tmp_path, monkeypatch,
+                                                              opts, expected):
+    monkeypatch.setenv("PYSLOWFAST_ROOT", "")
     out = tmp_path / "run"
-    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False, *opts)
-    assert_failed_before_training(result, out)
-    message = error_message(result)
+    command = run_net_command(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False, *opts)
+    with pytest.raises((KeyError, ValueError, FileNotFoundError)) as error:
+        load_tool("run_net").main(command[2:])
+    message = str(error.value)
     for text in expected:
         assert text in message, "{!r} not in: {}".format(text, message)
+    assert not out.exists()
+
+
+def test_a_block_position_past_the_stage_fails_before_training_and_names_the_key(
+        tiny_ssv2, tmp_path):
+    out = tmp_path / "run"
+    result = run_net(tiny_ssv2, out, "SOLVER.MAX_EPOCH", 1, "TEST.ENABLE", False,
+                     "NONLOCAL.LOCATION", "[[[]], [[1, 9]], [[]], [[]]]")
+    assert_failed_before_training(result, out)
+    message = error_message(result)
+    assert "NONLOCAL.LOCATION" in message and "9" in message, message
 
 
 # 7. A checkpoint of another clip length.

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, once_under_main
+
+pytestmark = once_under_main
 
 CONFIGS = ["C2D_8x1_R50", "C2D_NLN_8x1_R50", "C2D_DNL_8x1_R50", "C2D_GTA_8x1_R50"]
 
