@@ -33,7 +33,7 @@ import gta_slowfast  # noqa: E402
 from gta_slowfast.analysis.class_report import ClassReport  # noqa: E402
 from gta_slowfast.analysis.report_files import load_scores  # noqa: E402
 from gta_slowfast.analysis.temporal_pairs import temporal_pairs  # noqa: E402
-from gta_slowfast.datasets.ssv2 import LABELS_FILE  # noqa: E402
+from gta_slowfast.datasets.ssv2 import LABELS_FILE, read_class_names  # noqa: E402
 from gta_slowfast.demo.synthetic_ssv2 import generate_dataset  # noqa: E402
 from gta_slowfast.engine.run import run_job  # noqa: E402
 from gta_slowfast.engine.test import checkpoint_to_test, scores_path  # noqa: E402
@@ -62,13 +62,6 @@ def parse_args(argv=None):
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[],
                         help="KEY VALUE overrides for every model")
     return parser.parse_args(argv)
-
-
-def class_names(data_dir):
-    """The synthetic set's class names, class k at position k, from labels.json."""
-    with open(os.path.join(data_dir, LABELS_FILE)) as stream:
-        labels = {name: int(index) for name, index in json.load(stream).items()}
-    return sorted(labels, key=labels.get)
 
 
 def accuracies(scores_file):
@@ -110,7 +103,7 @@ def main(argv=None):
     args = parse_args(argv)
     if not os.path.isfile(os.path.join(args.data, LABELS_FILE)):
         generate_dataset(args.data)
-    names = class_names(args.data)
+    names = read_class_names(os.path.join(args.data, LABELS_FILE))
     results = {}
     for name in args.models:
         output_dir = os.path.join(args.out, name)
