@@ -5,6 +5,7 @@ import torch
 
 from gta_slowfast import compat, process_group
 from gta_slowfast.compat import DATASET_REGISTRY
+from gta_slowfast.config import PLUGIN_DATASETS
 from gta_slowfast.datasets.clip_dataset import VideoClipDataset, check_mode
 from gta_slowfast.datasets.sampler import ShardedShuffleSampler, VideoViewBatchSampler
 
@@ -37,8 +38,8 @@ def test_dataset_class(cfg):
         cls = None
     if cls is None or not (isinstance(cls, type) and issubclass(cls, VideoClipDataset)):
         raise ValueError("TEST.DATASET is {}: given videos are read as the plugin's datasets "
-                         "read them (gta_ssv2, gta_ssv1, gta_kinetics); set TEST.DATASET to "
-                         "one.".format(name))
+                         "read them ({}); set TEST.DATASET to one.".format(
+                             name, ", ".join(PLUGIN_DATASETS)))
     return cls
 
 
