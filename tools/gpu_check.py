@@ -16,7 +16,8 @@ their rows):
   GradScaler and in bf16 (GTA.TRAIN.MIXED_PRECISION_DTYPE), on the synthetic
   time-reversal SSv2 (gta_slowfast/demo/) written at SSv2's
   size (240 x 428, 48 frames).
-* pyslowfast: the same for C2D-R50 + GTA with TRAIN.MIXED_PRECISION through
+* pyslowfast: the same for C2D-R50 + GTA with TRAIN.MIXED_PRECISION (fp32
+  on the CPU, where its autocast does not run) through
   GitHub-main SlowFast's own tools/train_net.py and test_net.py (GTA.LOOP
   pyslowfast, the tree of --slowfast on PYTHONPATH); skipped, saying why,
   where they cannot run.
@@ -286,9 +287,11 @@ def train_part(args, slowfast):
 
 
 def pyslowfast_part(args, slowfast):
-    """SlowFast's own train_net/test_net on C2D-R50 + GTA with
-    TRAIN.MIXED_PRECISION, where its tools import."""
-    precision = "fp16" if args.device == "cuda" else "fp32 (autocast is CUDA's)"
+    """SlowFast's own train_net/test_net on C2D-R50 + GTA, where its tools
+    import: with TRAIN.MIXED_PRECISION on CUDA, in fp32 on the CPU (its
+    autocast is CUDA's)."""
+    mixed = args.device == "cuda"
+    precision = "fp16" if mixed else "fp32 (autocast is CUDA's)"
     probe = subprocess.run(
         [sys.executable, "-c", "from gta_slowfast.engine.pyslowfast_tools import "
          "find_pyslowfast_tools; t = find_pyslowfast_tools(); print(t.available); "
@@ -301,9 +304,9 @@ def pyslowfast_part(args, slowfast):
                  "status": "skipped", "notes": ["SlowFast's tools cannot run here: " + why]}]
     data_dir = make_data(args.workdir, SIZES["quick" if args.quick else "full"])
     row = training_run("C2D-R50+GTA", TRAIN_MODELS["C2D-R50+GTA"], "pyslowfast",
-                       "fp16" if args.device == "cuda" else "fp32", args, data_dir, slowfast)
+                       "fp16" if mixed else "fp32", args, data_dir, slowfast)
     row["precision"] = precision
-    row["notes"].append("TRAIN.MIXED_PRECISION True")
+    row["notes"].append("TRAIN.MIXED_PRECISION {}".format(mixed))
     return [row]
 
 
